@@ -1,0 +1,344 @@
+//! The `anju` command line.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use ingest::pipeline::{self, Options};
+use ingest::{FieldProblem, Progress, Summary};
+
+use crate::adapters::{FailPoints, StoreSink};
+use crate::config::Config;
+use crate::sysinfo;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anju",
+    version,
+    about = "Anju (安居): graph-and-search platform for safe residential communities"
+)]
+struct Cli {
+    /// Configuration file (TOML, `version = 1`); defaults apply without one.
+    #[arg(long, global = true, env = "ANJU_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store directory (overrides `store.path`).
+    #[arg(long, global = true, env = "ANJU_STORE")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProgressMode {
+    /// A bar on a terminal, nothing otherwise.
+    Auto,
+    Bar,
+    /// One `acked records=N` line on stdout per durable batch.
+    Plain,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a synthetic city in the ingest contract format.
+    Fixtures {
+        #[arg(long, default_value = "small")]
+        preset: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Days of events (default: the preset's).
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long)]
+        out: PathBuf,
+        /// First local day of events (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-10-01")]
+        start: chrono::NaiveDate,
+        /// Write `.jsonl.gz` event files.
+        #[arg(long)]
+        gzip: bool,
+    },
+    /// Ingest files or directories (`.jsonl`, `.jsonl.gz`, the CSV base files).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        progress: ProgressMode,
+    },
+    /// Print what the store holds.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the store's invariants (full scan) and print its content digest.
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANJU_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(s) = cli.store {
+        config.store.path = s;
+    }
+    match cli.command {
+        Command::Fixtures {
+            preset,
+            seed,
+            days,
+            out,
+            start,
+            gzip,
+        } => fixtures(&config, &preset, seed, days, out, start, gzip),
+        Command::Ingest { paths, progress } => ingest_cmd(&config, &paths, progress),
+        Command::Stats { json } => stats(&config, json),
+        Command::Check => check(&config),
+    }
+}
+
+fn fixtures(
+    config: &Config,
+    preset: &str,
+    seed: u64,
+    days: Option<u32>,
+    out: PathBuf,
+    start: chrono::NaiveDate,
+    gzip: bool,
+) -> Result<ExitCode> {
+    let Some(p) = fixtures::Preset::parse(preset) else {
+        bail!("unknown preset {preset:?} (expected small, town or city)")
+    };
+    let mut cfg = fixtures::FixtureConfig::new(p, seed, &out);
+    cfg.days = days.unwrap_or(p.default_days());
+    cfg.start = start;
+    cfg.gzip = gzip;
+    cfg.face_dim = config.deployment.face_dim;
+    let t0 = Instant::now();
+    let bar = bar_for(
+        std::io::stderr().is_terminal(),
+        u64::from(cfg.days),
+        "{bar:30} day {pos}/{len} {msg}",
+    );
+    let g = fixtures::generate(&cfg, |_, n| {
+        bar.inc(1);
+        bar.set_message(format!("{n} events"));
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} persons, {} events ({} lines with re-sent duplicates) in {} files to {} in {:.1} s",
+        g.n_persons,
+        g.n_events,
+        g.n_event_lines,
+        g.files.len() + 1,
+        out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bar_for(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Reports rejects as `file:line: field: why` and shows progress.
+struct IngestProgress {
+    bar: indicatif::ProgressBar,
+    plain: bool,
+    started: Instant,
+}
+
+impl Progress for IngestProgress {
+    fn rejected(&self, source: &Path, line: u64, problems: &[FieldProblem]) {
+        self.bar.suspend(|| {
+            for p in problems {
+                eprintln!("{}:{line}: {}: {}", source.display(), p.field, p.why);
+            }
+        });
+    }
+
+    fn acknowledged(&self, s: &Summary) {
+        let t = s.total();
+        let done = t.accepted + t.duplicates + t.conflicts;
+        if self.plain {
+            println!("acked records={done}");
+        }
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_position(s.bytes_read);
+        self.bar.set_message(format!(
+            "{done} records, {rate:.0}/s, {} rejected",
+            t.rejected
+        ));
+    }
+}
+
+fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<ExitCode> {
+    let files = pipeline::collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no ingestible files under {paths:?}");
+    }
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let failpoints = match std::env::var("ANJU_FAILPOINTS") {
+        Ok(spec) => FailPoints::parse(&spec).map_err(anyhow::Error::msg)?,
+        Err(_) => FailPoints::default(),
+    };
+    let now = model::Timestamp(chrono::Utc::now().timestamp_millis());
+    let opts = Options {
+        parse: config.parse_config(now)?,
+        batch_size: config.ingest.batch_size,
+    };
+    std::fs::create_dir_all(&config.store.path)
+        .with_context(|| format!("creating {}", config.store.path.display()))?;
+    let mut store = graph::RocksStore::open(&config.store_config())?;
+    let show_bar = match mode {
+        ProgressMode::Auto => std::io::stderr().is_terminal(),
+        ProgressMode::Bar => true,
+        ProgressMode::Plain | ProgressMode::None => false,
+    };
+    let started = Instant::now();
+    let progress = IngestProgress {
+        bar: bar_for(
+            show_bar,
+            total_bytes,
+            "{bar:30} {bytes}/{total_bytes} {elapsed} {msg}",
+        ),
+        plain: matches!(mode, ProgressMode::Plain),
+        started,
+    };
+    let mut sink = StoreSink {
+        store: &mut store,
+        failpoints,
+    };
+    let summary = pipeline::run(&files, &opts, &mut sink, &progress)?;
+    progress.bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    print_summary(&summary);
+    let t = summary.total();
+    let events: u64 = summary
+        .by_type
+        .iter()
+        .filter(|(k, _)| model::EventKind::parse(k).is_some())
+        .map(|(_, c)| c.accepted + c.duplicates + c.conflicts)
+        .sum();
+    let stats = store.stats()?;
+    println!(
+        "ingested {} records ({events} events) from {} files ({:.1} MiB) in {elapsed:.1} s: {:.0} records/s, {:.0} events/s; peak RSS {:.0} MiB; store {:.1} MiB holding {} events",
+        t.accepted + t.duplicates + t.conflicts,
+        summary.files,
+        summary.bytes_read as f64 / (1 << 20) as f64,
+        (t.accepted + t.duplicates + t.conflicts) as f64 / elapsed.max(1e-3),
+        events as f64 / elapsed.max(1e-3),
+        sysinfo::peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64,
+        sysinfo::dir_bytes(&config.store.path) as f64 / (1 << 20) as f64,
+        stats.n_events(),
+    );
+    if stats.pending_references > 0 {
+        println!(
+            "{} references wait for base records not seen yet: {:?}",
+            stats.pending_references, stats.missing_targets
+        );
+    }
+    if t.rejected > 0 {
+        eprintln!("{} records rejected (see above)", t.rejected);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "{:<16} {:>12} {:>11} {:>10} {:>9}",
+        "type", "accepted", "duplicates", "conflicts", "rejected"
+    );
+    for (ty, c) in &s.by_type {
+        println!(
+            "{ty:<16} {:>12} {:>11} {:>10} {:>9}",
+            c.accepted, c.duplicates, c.conflicts, c.rejected
+        );
+    }
+    let t = s.total();
+    println!(
+        "{:<16} {:>12} {:>11} {:>10} {:>9}",
+        "total", t.accepted, t.duplicates, t.conflicts, t.rejected
+    );
+}
+
+fn stats(config: &Config, json: bool) -> Result<ExitCode> {
+    let store = graph::RocksStore::open_read_only(&config.store_config())?;
+    let s = store.stats()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "store {} ({}), {:.1} MiB on disk",
+        config.store.path.display(),
+        s.format,
+        s.disk_bytes as f64 / (1 << 20) as f64
+    );
+    println!("base records:");
+    for (k, n) in &s.base {
+        println!("  {k:<14} {n:>12}");
+    }
+    println!(
+        "events ({} in all, log length {}):",
+        s.n_events(),
+        s.log_length
+    );
+    for (k, n) in &s.events {
+        println!("  {k:<14} {n:>12}");
+    }
+    println!("pending references: {}", s.pending_references);
+    for (k, n) in &s.missing_targets {
+        println!("  missing {k:<8} {n:>8}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: &Config) -> Result<ExitCode> {
+    let store = graph::RocksStore::open_read_only(&config.store_config())?;
+    let report = store.check()?;
+    println!(
+        "events {} base {} pending {}",
+        report.n_events, report.n_base, report.n_pending
+    );
+    println!("digest {}", store.digest()?);
+    if report.problems.is_empty() {
+        println!("ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &report.problems {
+            println!("problem: {p}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,204 @@
+//! The deployment's configuration: one versioned TOML file, unknown keys
+//! refused, validated at start-up and turned into each crate's own settings.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveTime;
+use model::{Clock, NightWindow};
+use serde::Deserialize;
+
+/// The configuration format this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    #[serde(default)]
+    pub deployment: Deployment,
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub ingest: Ingest,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deployment {
+    /// IANA zone for offset-less times and "local night".
+    pub time_zone: String,
+    /// Dimension of every face feature.
+    pub face_dim: usize,
+    /// Night window, local `HH:MM`.
+    pub night_start: String,
+    pub night_end: String,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Self {
+            time_zone: "Asia/Shanghai".into(),
+            face_dim: 128,
+            night_start: "22:00".into(),
+            night_end: "05:00".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub path: PathBuf,
+    pub cache_mb: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/store"),
+            cache_mb: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    /// Records per durable write (group commit).
+    pub batch_size: usize,
+    /// Events stamped later than now plus this many seconds are refused.
+    pub max_future_secs: i64,
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Self {
+            batch_size: 4096,
+            max_future_secs: 86_400,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            deployment: Deployment::default(),
+            store: Store::default(),
+            ingest: Ingest::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads and validates a config file; without one, the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let cfg = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.version != CONFIG_VERSION {
+            return Err(ConfigError::Invalid(format!(
+                "version {} is not supported (this build reads {CONFIG_VERSION})",
+                self.version
+            )));
+        }
+        self.clock()?;
+        if self.deployment.face_dim == 0 || self.deployment.face_dim > 4096 {
+            return Err(ConfigError::Invalid(
+                "deployment.face_dim must be 1..=4096".into(),
+            ));
+        }
+        if self.ingest.batch_size == 0 {
+            return Err(ConfigError::Invalid(
+                "ingest.batch_size must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The deployment's clock (time zone and night window).
+    pub fn clock(&self) -> Result<Clock, ConfigError> {
+        let tz = self.deployment.time_zone.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "deployment.time_zone {:?} is not an IANA zone",
+                self.deployment.time_zone
+            ))
+        })?;
+        let hm = |s: &str, what: &str| {
+            NaiveTime::parse_from_str(s, "%H:%M")
+                .map_err(|_| ConfigError::Invalid(format!("deployment.{what} {s:?} is not HH:MM")))
+        };
+        let night = NightWindow {
+            start: hm(&self.deployment.night_start, "night_start")?,
+            end: hm(&self.deployment.night_end, "night_end")?,
+        };
+        Ok(Clock { tz, night })
+    }
+
+    pub fn store_config(&self) -> graph::StoreConfig {
+        let mut s = graph::StoreConfig::new(&self.store.path);
+        s.cache_mb = self.store.cache_mb;
+        s
+    }
+
+    /// Parse settings; `now` bounds how far in the future an event may be.
+    pub fn parse_config(&self, now: model::Timestamp) -> Result<ingest::ParseConfig, ConfigError> {
+        Ok(ingest::ParseConfig {
+            clock: self.clock()?,
+            face_dim: self.deployment.face_dim,
+            not_after: Some(model::Timestamp(now.0 + self.ingest.max_future_secs * 1000)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("version = 1\n[store]\npth = \"x\"").is_err());
+        let cfg: Config =
+            toml::from_str("version = 1\n[deployment]\ntime_zone = \"Mars/Base\"").unwrap();
+        assert!(cfg.validate().is_err());
+        let cfg: Config = toml::from_str("version = 2").unwrap();
+        assert!(cfg.validate().is_err());
+        let cfg: Config = toml::from_str(
+            "version = 1\n[deployment]\ntime_zone = \"Europe/Berlin\"\nnight_start = \"23:30\"",
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.clock().unwrap().night.start,
+            NaiveTime::from_hms_opt(23, 30, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The composition root: reads configuration, opens the store, wires the
+//! ingest pipeline to it, and runs the `anju` commands. Later: the GraphQL
+//! server. This is the only crate that reads files and the environment for
+//! configuration.
+
+pub mod adapters;
+pub mod cli;
+pub mod config;
+mod sysinfo;

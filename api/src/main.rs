@@ -1,0 +1,5 @@
+//! The `anju` binary.
+
+fn main() -> std::process::ExitCode {
+    api::cli::main()
+}

@@ -1,0 +1,38 @@
+//! The graph crate's error type; RocksDB's errors are wrapped, never leaked.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(
+        "store at {path} is locked by another process (only one process may open it read-write)"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "store at {path} has format {found:?}, this build reads {expected:?}; re-ingest into a new store"
+    )]
+    Incompatible {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("no store at {path}")]
+    Missing { path: PathBuf },
+    #[error("store is read-only")]
+    ReadOnly,
+    #[error("an earlier write failed; reopen the store")]
+    Poisoned,
+    #[error("corrupt record under key {key}: {why}")]
+    Corrupt { key: String, why: String },
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Storage(e.into_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,852 @@
+//! The RocksDB store of record.
+//!
+//! Column families:
+//! * `meta`    — format version, counters, the next log sequence number
+//! * `base`    — (kind tag, key) → base record
+//! * `events`  — event id → event (stored once: first arrival wins)
+//! * `log`     — sequence (u64 BE) → event id, the order of arrival
+//! * `pending` — (target kind, target key, referrer) → (): references to base
+//!   data not seen yet; removed when the target arrives
+//!
+//! Invariants (checked by [`RocksStore::check`]):
+//! * every event is in `events` once and in `log` once;
+//! * a pending entry exists exactly when its target is not in `base`;
+//! * the counters equal what the column families hold.
+//!
+//! One batch of records is one RocksDB `WriteBatch`, written with `sync` before
+//! the call returns: a batch is durable and whole, or absent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use model::{BaseKind, BaseRecord, BaseRef, Event, EventKind, Record};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
+    IteratorMode, Options, WriteBatch, WriteOptions,
+};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{KeyBuf, KeyReader};
+use crate::{Error, Result};
+
+/// The on-disk format this build reads and writes.
+pub const FORMAT: &str = "anju-store/1";
+
+const CF_META: &str = "meta";
+const CF_BASE: &str = "base";
+const CF_EVENTS: &str = "events";
+const CF_LOG: &str = "log";
+const CF_PENDING: &str = "pending";
+const ALL_CFS: [&str; 5] = [CF_META, CF_BASE, CF_EVENTS, CF_LOG, CF_PENDING];
+
+const META_FORMAT: &[u8] = b"format";
+const META_SEQ: &[u8] = b"seq";
+const COUNTER_PREFIX: &str = "c/";
+const PENDING_COUNTER: &str = "pending";
+
+/// Base kinds that other records refer to; their keys are kept in memory so
+/// that resolving a reference costs no read.
+const REFERENCED: [BaseKind; 6] = [
+    BaseKind::Region,
+    BaseKind::Community,
+    BaseKind::House,
+    BaseKind::Person,
+    BaseKind::Device,
+    BaseKind::Card,
+];
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    /// Sync every batch to disk before acknowledging it. Only benchmarks of
+    /// the write path without fsync turn this off.
+    pub sync: bool,
+    /// Block cache size in MiB.
+    pub cache_mb: usize,
+}
+
+impl StoreConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            sync: true,
+            cache_mb: 256,
+        }
+    }
+}
+
+/// What the store did with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Stored: a new event, or a new or changed base record.
+    Accepted,
+    /// Already held with the same content; nothing written.
+    Duplicate,
+    /// An event id already held with other content; the first is kept.
+    Conflict,
+}
+
+/// Outcomes of one batch, in record order.
+pub type BatchOutcome = Vec<WriteOutcome>;
+
+/// What the store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    pub format: String,
+    pub base: BTreeMap<String, u64>,
+    pub events: BTreeMap<String, u64>,
+    /// References waiting for their base record.
+    pub pending_references: u64,
+    /// Distinct missing base records, per kind.
+    pub missing_targets: BTreeMap<String, u64>,
+    pub log_length: u64,
+    pub disk_bytes: u64,
+}
+
+impl StoreStats {
+    pub fn n_events(&self) -> u64 {
+        self.events.values().sum()
+    }
+}
+
+/// Result of a full consistency check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub n_events: u64,
+    pub n_base: u64,
+    pub n_pending: u64,
+    pub problems: Vec<String>,
+}
+
+/// Base-kind tag in keys: the kind's position in [`BaseKind::ALL`].
+fn kind_tag(kind: BaseKind) -> u8 {
+    BaseKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
+}
+
+fn kind_of_tag(tag: u8) -> Option<BaseKind> {
+    BaseKind::ALL.get(tag as usize).copied()
+}
+
+fn base_key(kind: BaseKind, key: &str) -> Vec<u8> {
+    KeyBuf::new().tag(kind_tag(kind)).str(key).into_bytes()
+}
+
+fn event_key(id: &str) -> Vec<u8> {
+    KeyBuf::new().str(id).into_bytes()
+}
+
+fn pending_prefix(target: &BaseRef) -> Vec<u8> {
+    KeyBuf::new()
+        .tag(kind_tag(target.kind))
+        .str(&target.key)
+        .into_bytes()
+}
+
+/// A pending entry: the target, then which record refers to it
+/// (`b` + base key or `e` + event key).
+fn pending_key(target: &BaseRef, referrer: &[u8]) -> Vec<u8> {
+    KeyBuf::new()
+        .tag(kind_tag(target.kind))
+        .str(&target.key)
+        .raw(referrer)
+        .into_bytes()
+}
+
+fn decode_pending(key: &[u8]) -> Result<(BaseRef, Vec<u8>)> {
+    let corrupt = |why: String| Error::Corrupt {
+        key: format!("{key:02x?}"),
+        why,
+    };
+    let mut r = KeyReader::new(key);
+    let tag = r.tag().map_err(|e| corrupt(e.to_string()))?;
+    let kind = kind_of_tag(tag).ok_or_else(|| corrupt(format!("unknown kind tag {tag}")))?;
+    let target = r.str().map_err(|e| corrupt(e.to_string()))?;
+    Ok((BaseRef::new(kind, target), r.rest().to_vec()))
+}
+
+fn counter_name_base(kind: BaseKind) -> String {
+    format!("base/{}", kind.as_str())
+}
+
+fn counter_name_event(kind: EventKind) -> String {
+    format!("event/{}", kind.as_str())
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|e| Error::Storage(format!("encode: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        why: e.to_string(),
+    })
+}
+
+/// The store of record on RocksDB. One process opens it read-write (RocksDB's
+/// lock file enforces it); any number may open it read-only.
+pub struct RocksStore {
+    db: DB,
+    path: PathBuf,
+    read_only: bool,
+    sync: bool,
+    poisoned: bool,
+    counters: BTreeMap<String, u64>,
+    next_seq: u64,
+    known: HashMap<BaseKind, HashSet<Box<str>>>,
+    pending_targets: HashMap<BaseRef, u64>,
+}
+
+impl std::fmt::Debug for RocksStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksStore")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+fn db_options(cfg: &StoreConfig) -> (Options, Options) {
+    let mut db = Options::default();
+    db.create_if_missing(true);
+    db.create_missing_column_families(true);
+    db.increase_parallelism(2);
+    db.set_max_background_jobs(2);
+    db.set_keep_log_file_num(3);
+    let mut table = BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    table.set_block_cache(&Cache::new_lru_cache(cfg.cache_mb << 20));
+    table.set_cache_index_and_filter_blocks(true);
+    let mut cf = Options::default();
+    cf.set_block_based_table_factory(&table);
+    cf.set_compression_type(DBCompressionType::Lz4);
+    cf.set_bottommost_compression_type(DBCompressionType::Zstd);
+    cf.set_write_buffer_size(64 << 20);
+    cf.set_level_compaction_dynamic_level_bytes(true);
+    (db, cf)
+}
+
+fn classify_open_error(path: &Path, e: rocksdb::Error) -> Error {
+    let msg = e.into_string();
+    if msg.contains("lock file") || msg.contains("LOCK") {
+        Error::Locked {
+            path: path.to_owned(),
+        }
+    } else {
+        Error::Storage(msg)
+    }
+}
+
+impl RocksStore {
+    /// Opens (creating if needed) the store read-write.
+    pub fn open(cfg: &StoreConfig) -> Result<Self> {
+        let (db_opts, cf_opts) = db_options(cfg);
+        let cfs = ALL_CFS.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, &cfg.path, cfs)
+            .map_err(|e| classify_open_error(&cfg.path, e))?;
+        let mut store = Self::new(db, cfg, false);
+        store.check_format(true)?;
+        store.load_state()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store read-only (works while another process holds it
+    /// read-write; sees what was durable when it opened).
+    pub fn open_read_only(cfg: &StoreConfig) -> Result<Self> {
+        if !cfg.path.join("CURRENT").exists() {
+            return Err(Error::Missing {
+                path: cfg.path.clone(),
+            });
+        }
+        let (db_opts, cf_opts) = db_options(cfg);
+        let cfs = ALL_CFS.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
+        let db = DB::open_cf_descriptors_read_only(&db_opts, &cfg.path, cfs, false)
+            .map_err(|e| classify_open_error(&cfg.path, e))?;
+        let mut store = Self::new(db, cfg, true);
+        store.check_format(false)?;
+        store.load_counters()?;
+        Ok(store)
+    }
+
+    fn new(db: DB, cfg: &StoreConfig, read_only: bool) -> Self {
+        Self {
+            db,
+            path: cfg.path.clone(),
+            read_only,
+            sync: cfg.sync,
+            poisoned: false,
+            counters: BTreeMap::new(),
+            next_seq: 0,
+            known: HashMap::new(),
+            pending_targets: HashMap::new(),
+        }
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // every family is created at open
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    fn check_format(&mut self, writable: bool) -> Result<()> {
+        match self.db.get_cf(self.cf(CF_META), META_FORMAT)? {
+            Some(v) if v == FORMAT.as_bytes() => Ok(()),
+            Some(v) => Err(Error::Incompatible {
+                path: self.path.clone(),
+                found: String::from_utf8_lossy(&v).into_owned(),
+                expected: FORMAT,
+            }),
+            None => {
+                let empty = ALL_CFS.iter().all(|cf| {
+                    self.db
+                        .iterator_cf(self.cf(cf), IteratorMode::Start)
+                        .next()
+                        .is_none()
+                });
+                if !empty {
+                    return Err(Error::Incompatible {
+                        path: self.path.clone(),
+                        found: "(no format)".into(),
+                        expected: FORMAT,
+                    });
+                }
+                if writable {
+                    let mut wo = WriteOptions::default();
+                    wo.set_sync(true);
+                    self.db
+                        .put_cf_opt(self.cf(CF_META), META_FORMAT, FORMAT, &wo)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn load_counters(&mut self) -> Result<()> {
+        let meta = self.cf(CF_META);
+        let mut counters = BTreeMap::new();
+        for item in self.db.prefix_iterator_cf(meta, COUNTER_PREFIX) {
+            let (k, v) = item?;
+            let Some(name) = k.strip_prefix(COUNTER_PREFIX.as_bytes()) else {
+                break;
+            };
+            let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                why: "counter is not 8 bytes".into(),
+            })?;
+            counters.insert(
+                String::from_utf8_lossy(name).into_owned(),
+                u64::from_le_bytes(bytes),
+            );
+        }
+        let seq = match self.db.get_cf(meta, META_SEQ)? {
+            Some(v) => u64::from_le_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
+            None => 0,
+        };
+        self.counters = counters;
+        self.next_seq = seq;
+        Ok(())
+    }
+
+    /// Loads counters, the keys of referenced base kinds and the pending targets.
+    fn load_state(&mut self) -> Result<()> {
+        self.load_counters()?;
+        let mut known: HashMap<BaseKind, HashSet<Box<str>>> =
+            REFERENCED.iter().map(|k| (*k, HashSet::new())).collect();
+        for kind in REFERENCED {
+            let prefix = [kind_tag(kind)];
+            for item in self.db.prefix_iterator_cf(self.cf(CF_BASE), prefix) {
+                let (k, _) = item?;
+                if k.first() != Some(&prefix[0]) {
+                    break;
+                }
+                let mut r = KeyReader::new(&k[1..]);
+                let key = r.str().map_err(|e| Error::Corrupt {
+                    key: format!("{k:02x?}"),
+                    why: e.to_string(),
+                })?;
+                known.entry(kind).or_default().insert(key.into_boxed_str());
+            }
+        }
+        let mut pending: HashMap<BaseRef, u64> = HashMap::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            let (target, _) = decode_pending(&k)?;
+            *pending.entry(target).or_default() += 1;
+        }
+        self.known = known;
+        self.pending_targets = pending;
+        Ok(())
+    }
+
+    fn is_known(&self, r: &BaseRef) -> bool {
+        self.known
+            .get(&r.kind)
+            .is_some_and(|s| s.contains(r.key.as_str()))
+    }
+
+    /// Writes a batch atomically and durably; returns one outcome per record.
+    pub fn write(&mut self, records: &[Record]) -> Result<BatchOutcome> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        // In-memory state is updated while the batch is built; if the write
+        // fails it no longer matches the disk, so the store refuses further
+        // writes until reopened.
+        self.poisoned = true;
+        let outcomes = self.write_inner(records)?;
+        self.poisoned = false;
+        Ok(outcomes)
+    }
+
+    fn write_inner(&mut self, records: &[Record]) -> Result<BatchOutcome> {
+        let mut tx = Tx::default();
+        // One multi-get for every event of the batch: is it already stored?
+        let event_keys: Vec<Vec<u8>> = records
+            .iter()
+            .filter_map(|r| {
+                if let Record::Event(e) = r {
+                    Some(event_key(e.id.as_str()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let stored: Vec<Option<Vec<u8>>> = self
+            .db
+            .batched_multi_get_cf(self.cf(CF_EVENTS), &event_keys, false)
+            .into_iter()
+            .map(|r| r.map(|o| o.map(|s| s.to_vec())))
+            .collect::<Result<_, _>>()?;
+        let mut stored = event_keys.into_iter().zip(stored);
+
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            let outcome = match record {
+                Record::Event(e) => {
+                    let (key, prior) = stored.next().expect("one prefetched key per event");
+                    self.write_event(&mut tx, e, key, prior)?
+                }
+                Record::Base(b) => self.write_base(&mut tx, b)?,
+            };
+            outcomes.push(outcome);
+        }
+        self.commit(tx)?;
+        Ok(outcomes)
+    }
+
+    fn write_event(
+        &mut self,
+        tx: &mut Tx,
+        e: &Event,
+        key: Vec<u8>,
+        prior: Option<Vec<u8>>,
+    ) -> Result<WriteOutcome> {
+        let value = encode(e)?;
+        if let Some(old) = tx.events.get(&key).or(prior.as_ref()) {
+            return Ok(if *old == value {
+                WriteOutcome::Duplicate
+            } else {
+                WriteOutcome::Conflict
+            });
+        }
+        tx.batch.put_cf(self.cf(CF_EVENTS), &key, &value);
+        tx.batch
+            .put_cf(self.cf(CF_LOG), self.next_seq.to_be_bytes(), &key);
+        self.next_seq += 1;
+        *self
+            .counters
+            .entry(counter_name_event(e.kind()))
+            .or_default() += 1;
+        tx.counters_dirty = true;
+        let referrer = [b"e".as_slice(), &key].concat();
+        for r in e.references() {
+            if !self.is_known(&r) {
+                self.add_pending(tx, r, &referrer);
+            }
+        }
+        tx.events.insert(key, value);
+        Ok(WriteOutcome::Accepted)
+    }
+
+    fn write_base(&mut self, tx: &mut Tx, b: &BaseRecord) -> Result<WriteOutcome> {
+        let kind = b.kind();
+        let record_key = b.key();
+        let key = base_key(kind, &record_key);
+        let old: Option<BaseRecord> = match tx.base.get(&key) {
+            Some(r) => Some(r.clone()),
+            None => match self.db.get_cf(self.cf(CF_BASE), &key)? {
+                Some(bytes) => Some(decode(&key, &bytes)?),
+                None => None,
+            },
+        };
+        if old.as_ref() == Some(b) {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        let referrer = [b"b".as_slice(), &key].concat();
+        match &old {
+            Some(old) => {
+                for r in old.references() {
+                    if !self.is_known(&r) {
+                        self.remove_pending(tx, &r, &referrer);
+                    }
+                }
+            }
+            None => {
+                *self.counters.entry(counter_name_base(kind)).or_default() += 1;
+                tx.counters_dirty = true;
+            }
+        }
+        tx.batch.put_cf(self.cf(CF_BASE), &key, encode(b)?);
+        for r in b.references() {
+            if !self.is_known(&r) {
+                self.add_pending(tx, r, &referrer);
+            }
+        }
+        if old.is_none()
+            && let Some(set) = self.known.get_mut(&kind)
+        {
+            set.insert(record_key.clone().into_boxed_str());
+            self.resolve(tx, &BaseRef::new(kind, record_key))?;
+        }
+        tx.base.insert(key, b.clone());
+        Ok(WriteOutcome::Accepted)
+    }
+
+    fn add_pending(&mut self, tx: &mut Tx, target: BaseRef, referrer: &[u8]) {
+        let k = pending_key(&target, referrer);
+        tx.pending.insert(k, true);
+        *self.counters.entry(PENDING_COUNTER.into()).or_default() += 1;
+        tx.counters_dirty = true;
+        *self.pending_targets.entry(target).or_default() += 1;
+    }
+
+    fn remove_pending(&mut self, tx: &mut Tx, target: &BaseRef, referrer: &[u8]) {
+        tx.pending.insert(pending_key(target, referrer), false);
+        self.dec_pending(target, 1);
+        tx.counters_dirty = true;
+    }
+
+    fn dec_pending(&mut self, target: &BaseRef, n: u64) {
+        let c = self.counters.entry(PENDING_COUNTER.into()).or_default();
+        *c = c.saturating_sub(n);
+        if let Some(t) = self.pending_targets.get_mut(target) {
+            *t = t.saturating_sub(n);
+            if *t == 0 {
+                self.pending_targets.remove(target);
+            }
+        }
+    }
+
+    /// A base record arrived: every reference waiting for it is resolved.
+    fn resolve(&mut self, tx: &mut Tx, target: &BaseRef) -> Result<()> {
+        if !self.pending_targets.contains_key(target) {
+            return Ok(());
+        }
+        let prefix = pending_prefix(target);
+        let mut keys = BTreeSet::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_PENDING),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if tx.pending.get(k.as_ref()) != Some(&false) {
+                keys.insert(k.to_vec());
+            }
+        }
+        for (k, present) in tx.pending.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if *present {
+                keys.insert(k.clone());
+            }
+        }
+        let n = keys.len() as u64;
+        for k in keys {
+            tx.pending.insert(k, false);
+        }
+        self.dec_pending(target, n);
+        self.pending_targets.remove(target);
+        tx.counters_dirty = true;
+        Ok(())
+    }
+
+    fn commit(&mut self, mut tx: Tx) -> Result<()> {
+        let pending_cf = self.cf(CF_PENDING);
+        for (k, present) in &tx.pending {
+            if *present {
+                tx.batch.put_cf(pending_cf, k, []);
+            } else {
+                tx.batch.delete_cf(pending_cf, k);
+            }
+        }
+        if tx.counters_dirty {
+            let meta = self.cf(CF_META);
+            for (name, n) in &self.counters {
+                tx.batch
+                    .put_cf(meta, format!("{COUNTER_PREFIX}{name}"), n.to_le_bytes());
+            }
+            tx.batch.put_cf(meta, META_SEQ, self.next_seq.to_le_bytes());
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(tx.batch, &wo)?;
+        Ok(())
+    }
+
+    /// Looks up an event by id.
+    pub fn event(&self, id: &str) -> Result<Option<Event>> {
+        let key = event_key(id);
+        match self.db.get_pinned_cf(self.cf(CF_EVENTS), &key)? {
+            Some(v) => Ok(Some(decode(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Looks up a base record by kind and key (see [`BaseRecord::key`]).
+    pub fn base(&self, kind: BaseKind, key: &str) -> Result<Option<BaseRecord>> {
+        let k = base_key(kind, key);
+        match self.db.get_pinned_cf(self.cf(CF_BASE), &k)? {
+            Some(v) => Ok(Some(decode(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Events in order of arrival from sequence `from`, at most `limit`;
+    /// projections resume from a recorded sequence with this.
+    pub fn log_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
+        let start = from.to_be_bytes();
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(
+                self.cf(CF_LOG),
+                IteratorMode::From(&start, Direction::Forward),
+            )
+            .take(limit)
+        {
+            let (k, id_key) = item?;
+            let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| Error::Corrupt {
+                key: format!("{k:02x?}"),
+                why: "log key is not 8 bytes".into(),
+            })?);
+            let v = self
+                .db
+                .get_pinned_cf(self.cf(CF_EVENTS), &id_key)?
+                .ok_or_else(|| Error::Corrupt {
+                    key: String::from_utf8_lossy(&id_key).into_owned(),
+                    why: "log names a missing event".into(),
+                })?;
+            out.push((seq, decode(&id_key, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// What the store holds, from its counters (cheap).
+    pub fn stats(&self) -> Result<StoreStats> {
+        let mut stats = StoreStats {
+            format: FORMAT.to_owned(),
+            log_length: self.next_seq,
+            ..Default::default()
+        };
+        for (name, n) in &self.counters {
+            if let Some(k) = name.strip_prefix("base/") {
+                stats.base.insert(k.to_owned(), *n);
+            } else if let Some(k) = name.strip_prefix("event/") {
+                stats.events.insert(k.to_owned(), *n);
+            } else if name == PENDING_COUNTER {
+                stats.pending_references = *n;
+            }
+        }
+        let mut targets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            let (t, _) = decode_pending(&k)?;
+            targets
+                .entry(t.kind.as_str().to_owned())
+                .or_default()
+                .insert(t.key);
+        }
+        stats.missing_targets = targets
+            .into_iter()
+            .map(|(k, s)| (k, s.len() as u64))
+            .collect();
+        stats.disk_bytes = dir_size(&self.path);
+        Ok(stats)
+    }
+
+    /// Walks every column family and checks the invariants. Costs a full scan.
+    pub fn check(&self) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        let mut per_event_kind: BTreeMap<String, u64> = BTreeMap::new();
+        for item in self.db.iterator_cf(self.cf(CF_EVENTS), IteratorMode::Start) {
+            let (k, v) = item?;
+            match decode::<Event>(&k, &v) {
+                Ok(e) => {
+                    *per_event_kind
+                        .entry(e.kind().as_str().to_owned())
+                        .or_default() += 1
+                }
+                Err(e) => report.problems.push(e.to_string()),
+            }
+            report.n_events += 1;
+        }
+        let mut logged: HashSet<Vec<u8>> = HashSet::new();
+        let mut n_log = 0u64;
+        for item in self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start) {
+            let (_, id_key) = item?;
+            n_log += 1;
+            if !logged.insert(id_key.to_vec()) {
+                report.problems.push(format!(
+                    "event {} is logged twice",
+                    String::from_utf8_lossy(&id_key)
+                ));
+            }
+            if self
+                .db
+                .get_pinned_cf(self.cf(CF_EVENTS), &id_key)?
+                .is_none()
+            {
+                report.problems.push(format!(
+                    "log names missing event {}",
+                    String::from_utf8_lossy(&id_key)
+                ));
+            }
+        }
+        if n_log != report.n_events {
+            report.problems.push(format!(
+                "log has {n_log} entries for {} events",
+                report.n_events
+            ));
+        }
+        if n_log != self.next_seq {
+            report.problems.push(format!(
+                "log has {n_log} entries, next sequence is {}",
+                self.next_seq
+            ));
+        }
+        let mut per_base_kind: BTreeMap<String, u64> = BTreeMap::new();
+        for item in self.db.iterator_cf(self.cf(CF_BASE), IteratorMode::Start) {
+            let (k, v) = item?;
+            match decode::<BaseRecord>(&k, &v) {
+                Ok(b) => {
+                    *per_base_kind
+                        .entry(b.kind().as_str().to_owned())
+                        .or_default() += 1
+                }
+                Err(e) => report.problems.push(e.to_string()),
+            }
+            report.n_base += 1;
+        }
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            let (target, referrer) = decode_pending(&k)?;
+            report.n_pending += 1;
+            if self
+                .db
+                .get_pinned_cf(self.cf(CF_BASE), base_key(target.kind, &target.key))?
+                .is_some()
+            {
+                report.problems.push(format!(
+                    "pending reference to {} {} which is present",
+                    target.kind.as_str(),
+                    target.key
+                ));
+            }
+            let (cf, rk) = match referrer.split_first() {
+                Some((b'e', rk)) => (CF_EVENTS, rk),
+                Some((b'b', rk)) => (CF_BASE, rk),
+                _ => {
+                    report
+                        .problems
+                        .push("pending entry with a malformed referrer".into());
+                    continue;
+                }
+            };
+            if self.db.get_pinned_cf(self.cf(cf), rk)?.is_none() {
+                report
+                    .problems
+                    .push(format!("pending entry from a missing record in {cf}"));
+            }
+        }
+        let stats = self.stats()?;
+        if stats.events != per_event_kind {
+            report.problems.push(format!(
+                "event counters {:?} differ from contents {per_event_kind:?}",
+                stats.events
+            ));
+        }
+        if stats.base != per_base_kind {
+            report.problems.push(format!(
+                "base counters {:?} differ from contents {per_base_kind:?}",
+                stats.base
+            ));
+        }
+        if stats.pending_references != report.n_pending {
+            report.problems.push(format!(
+                "pending counter {} differs from {} entries",
+                stats.pending_references, report.n_pending
+            ));
+        }
+        Ok(report)
+    }
+
+    /// A digest of the logical content (base records, events, pending
+    /// references), independent of arrival order: two stores fed the same
+    /// records in any order have the same digest.
+    pub fn digest(&self) -> Result<String> {
+        let mut h = Sha256::new();
+        for cf in [CF_BASE, CF_EVENTS, CF_PENDING] {
+            h.update(cf.as_bytes());
+            for item in self.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+                let (k, v) = item?;
+                h.update((k.len() as u64).to_le_bytes());
+                h.update(&k);
+                h.update((v.len() as u64).to_le_bytes());
+                h.update(&v);
+            }
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// The pieces of one batch: the write batch and what it will have written,
+/// so later records of the batch see earlier ones.
+#[derive(Default)]
+struct Tx {
+    batch: WriteBatch,
+    events: HashMap<Vec<u8>, Vec<u8>>,
+    base: HashMap<Vec<u8>, BaseRecord>,
+    /// Pending entries put (`true`) or deleted (`false`) by this batch.
+    pending: BTreeMap<Vec<u8>, bool>,
+    counters_dirty: bool,
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

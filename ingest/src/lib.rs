@@ -1,0 +1,21 @@
+//! Wire formats into validated model records, and the ingest pipeline.
+//!
+//! `wire` reads one JSON object of the contract (`shared/spec/ingest-format.md`)
+//! into a [`model::Record`], reporting every problem of the record (field and
+//! why), not just the first. `csv` maps the CSV base files onto the same
+//! validator. `pipeline` streams files (`.jsonl`, `.jsonl.gz`, CSV) through a
+//! parser thread into a [`RecordSink`] in group-committed batches.
+//!
+//! This crate never touches storage: the sink is a port that the composition
+//! root (`api`) wires to the store of record.
+
+mod csv_base;
+mod error;
+mod fields;
+pub mod pipeline;
+mod wire;
+
+pub use csv_base::{csv_type_for_file, parse_csv};
+pub use error::{Error, FieldProblem, Result};
+pub use pipeline::{Outcome, Progress, RecordSink, SinkError, Summary, TypeCounts};
+pub use wire::{ParseConfig, parse_line, parse_object};

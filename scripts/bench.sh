@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Ingest benchmark: generates the town preset and a city-sized run (≥ 5M
+# events), ingests each into a fresh store and prints throughput, peak memory
+# and store size per million events. Not part of the tests.
+#   scripts/bench.sh            # town + city (5 days)
+#   BENCH_CITY_DAYS=21 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+cargo build --release -p api --bin anju
+anju="$CARGO_TARGET_DIR/release/anju"
+work="${BENCH_DIR:-$HOME/.cache/anju/bench}"
+mkdir -p "$work"
+
+run() {
+    local name=$1 preset=$2 days=$3
+    local data="$work/$name-data" store="$work/$name-store"
+    if [ ! -f "$data/truth.json" ] || [ "$(cat "$data/.days" 2>/dev/null)" != "$days" ]; then
+        rm -rf "$data"
+        /usr/bin/env time -f "generate: %e s, peak %M KiB" "$anju" fixtures --preset "$preset" --days "$days" --seed 1 --out "$data" 2>&1 \
+            || "$anju" fixtures --preset "$preset" --days "$days" --seed 1 --out "$data"
+        echo "$days" > "$data/.days"
+    fi
+    rm -rf "$store"
+    echo "== $name: $preset preset, $days days, $(du -sh "$data" | cut -f1) of input"
+    "$anju" --store "$store" ingest --progress none "$data" | tail -n 2
+    "$anju" --store "$store" stats --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+n = sum(s["events"].values())
+print(f"store: {s[\"disk_bytes\"] / 2**20:.0f} MiB for {n} events = {s[\"disk_bytes\"] / 2**20 / (n / 1e6):.0f} MiB per million events")
+'
+}
+
+run town town "${BENCH_TOWN_DAYS:-30}"
+run city city "${BENCH_CITY_DAYS:-5}"
