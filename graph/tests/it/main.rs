@@ -1,0 +1,243 @@
+//! The store of record: exactly-once events, base updates, pending references
+//! resolved in any order, locking and format checks.
+
+use graph::{Error, RocksStore, StoreConfig, WriteOutcome};
+use model::*;
+use proptest::prelude::*;
+
+fn open(dir: &std::path::Path) -> RocksStore {
+    let mut cfg = StoreConfig::new(dir);
+    cfg.sync = false; // durability is the crash tests' subject, not these
+    cfg.cache_mb = 8;
+    RocksStore::open(&cfg).unwrap()
+}
+
+fn device(id: &str) -> Record {
+    Record::Base(BaseRecord::Device(Device {
+        id: DeviceId::new(id).unwrap(),
+        kind: DeviceKind::UnitDoor,
+        community: CommunityId::new("C1").unwrap(),
+        name: None,
+        location: None,
+        building: None,
+        unit: None,
+        house: None,
+        direction: None,
+    }))
+}
+
+fn community(id: &str) -> Record {
+    Record::Base(BaseRecord::Community(Community {
+        id: CommunityId::new(id).unwrap(),
+        name: "万户新村".into(),
+        region: RegionCode::new("320902001003").unwrap(),
+        address: None,
+        center: None,
+        boundary: None,
+        kind: None,
+    }))
+}
+
+fn region(code: &str) -> Record {
+    let code = RegionCode::new(code).unwrap();
+    Record::Base(BaseRecord::Region(Region {
+        name: code.to_string(),
+        level: code.level(),
+        parent: code.parent(),
+        code,
+    }))
+}
+
+fn door(id: &str, dev: &str, t: i64, state: DoorState) -> Record {
+    Record::Event(Event {
+        id: EventId::new(id).unwrap(),
+        device: DeviceId::new(dev).unwrap(),
+        time: Timestamp(t),
+        body: EventBody::DoorSensor { state },
+    })
+}
+
+#[test]
+fn events_are_stored_once_and_conflicts_keep_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let out = s
+        .write(&[
+            door("e1", "D1", 1, DoorState::Open),
+            door("e1", "D1", 1, DoorState::Open),
+            door("e2", "D1", 2, DoorState::Open),
+        ])
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            WriteOutcome::Accepted,
+            WriteOutcome::Duplicate,
+            WriteOutcome::Accepted
+        ]
+    );
+    let out = s
+        .write(&[
+            door("e1", "D1", 1, DoorState::Open),
+            door("e2", "D1", 2, DoorState::Close),
+        ])
+        .unwrap();
+    assert_eq!(out, [WriteOutcome::Duplicate, WriteOutcome::Conflict]);
+    let Some(Event {
+        body: EventBody::DoorSensor { state },
+        ..
+    }) = s.event("e2").unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(state, DoorState::Open, "the first arrival is kept");
+    let stats = s.stats().unwrap();
+    assert_eq!(stats.events["door_sensor"], 2);
+    assert_eq!(stats.log_length, 2);
+    assert_eq!(s.log_from(1, 10).unwrap().len(), 1);
+    assert!(s.check().unwrap().problems.is_empty());
+}
+
+#[test]
+fn references_wait_for_their_base_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    s.write(&[
+        door("e1", "D1", 1, DoorState::Open),
+        door("e2", "D1", 2, DoorState::Close),
+        door("e3", "D2", 3, DoorState::Open),
+    ])
+    .unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!(st.pending_references, 3);
+    assert_eq!(st.missing_targets["device"], 2);
+    // the device arrives (itself waiting for its community); D1's events resolve
+    s.write(&[device("D1")]).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!(st.pending_references, 2, "{st:?}");
+    assert_eq!(st.missing_targets.get("community"), Some(&1));
+    // base records that wait for each other inside one batch
+    s.write(&[
+        community("C1"),
+        region("320902001003"),
+        region("320902001"),
+        region("320902"),
+        region("320900"),
+        region("320000"),
+        device("D2"),
+    ])
+    .unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!(st.pending_references, 0, "{st:?}");
+    let report = s.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[test]
+fn a_base_update_replaces_the_references_of_the_old_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let vehicle = |owner: &str| {
+        Record::Base(BaseRecord::Vehicle(Vehicle {
+            plate: Plate::new("苏J12345").unwrap(),
+            color: None,
+            brand: None,
+            kind: Some(VehicleKind::Car),
+            owner: Some(PersonId::new(owner).unwrap()),
+            community: None,
+            rfid: None,
+        }))
+    };
+    assert_eq!(s.write(&[vehicle("p1")]).unwrap(), [WriteOutcome::Accepted]);
+    assert_eq!(
+        s.write(&[vehicle("p1")]).unwrap(),
+        [WriteOutcome::Duplicate]
+    );
+    assert_eq!(s.write(&[vehicle("p2")]).unwrap(), [WriteOutcome::Accepted]);
+    let st = s.stats().unwrap();
+    assert_eq!(st.base["vehicle"], 1);
+    assert_eq!(st.pending_references, 1, "only the new owner is awaited");
+    assert!(s.check().unwrap().problems.is_empty());
+}
+
+#[test]
+fn one_writer_many_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    s.write(&[door("e1", "D1", 1, DoorState::Open)]).unwrap();
+    let err = RocksStore::open(&StoreConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked"));
+    let ro = RocksStore::open_read_only(&StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(ro.stats().unwrap().n_events(), 1);
+    let mut ro = ro;
+    assert!(matches!(ro.write(&[]), Err(Error::ReadOnly)));
+}
+
+#[test]
+fn a_store_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    {
+        let cfs = ["default", "meta", "base", "events", "log", "pending"];
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+        db.put_cf(db.cf_handle("meta").unwrap(), b"format", b"anju-store/0")
+            .unwrap();
+    }
+    let err = RocksStore::open(&StoreConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(err, Error::Incompatible { .. }), "{err}");
+    assert!(err.to_string().contains("anju-store/0"));
+    let missing =
+        RocksStore::open_read_only(&StoreConfig::new(dir.path().join("nope"))).unwrap_err();
+    assert!(matches!(missing, Error::Missing { .. }));
+}
+
+/// A small world of records whose content is a function of the id, so that
+/// duplicates are identical (as re-sent events are).
+fn record(i: u8) -> Record {
+    match i % 8 {
+        0 => device(&format!("D{}", i % 3)),
+        1 => community("C1"),
+        2 => region("320902001003"),
+        3 => region("320902001"),
+        _ => door(
+            &format!("e{i}"),
+            &format!("D{}", i % 3),
+            i64::from(i),
+            DoorState::Open,
+        ),
+    }
+}
+
+fn digest_of(batches: &[Vec<u8>]) -> (String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    for b in batches {
+        let records: Vec<Record> = b.iter().map(|&i| record(i)).collect();
+        s.write(&records).unwrap();
+    }
+    let report = s.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    (s.digest().unwrap(), s.stats().unwrap().pending_references)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any order, any batching, any repetition of the same records gives the
+    /// same store.
+    #[test]
+    fn order_and_batching_do_not_matter(ids in prop::collection::vec(0u8..40, 1..60), split in 1usize..7, seed in any::<u64>()) {
+        let batches: Vec<Vec<u8>> = ids.chunks(split).map(<[u8]>::to_vec).collect();
+        let mut shuffled = ids.clone();
+        // a deterministic permutation from the seed
+        let n = shuffled.len();
+        for k in (1..n).rev() {
+            let j = (seed.wrapping_mul(k as u64 + 7) >> 7) as usize % (k + 1);
+            shuffled.swap(k, j);
+        }
+        shuffled.extend_from_slice(&ids[..n / 2]);
+        let other: Vec<Vec<u8>> = shuffled.chunks(split.max(2) - 1).map(<[u8]>::to_vec).collect();
+        prop_assert_eq!(digest_of(&batches), digest_of(&other));
+    }
+}
