@@ -469,7 +469,7 @@ fn event(kind: EventKind, f: &mut Fields<'_>, cfg: &ParseConfig) -> Option<Event
             }
         }
         EventKind::Probe => {
-            let mac = f.req_parsed("mac", |s| normalise_mac(s));
+            let mac = f.req_parsed("mac", normalise_mac);
             let rssi = f.opt("rssi", |v| {
                 let n = fields::integer(v)?;
                 i32::try_from(n)

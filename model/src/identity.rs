@@ -40,7 +40,7 @@ impl IdNumber {
             return Err(Error::IdNumber("embedded birth date is not a date"));
         }
         let expected = Self::check_char(body);
-        if check.chars().next() != Some(expected) {
+        if !check.starts_with(expected) {
             return Err(Error::IdNumber("check digit does not match"));
         }
         Ok(Self(s))
