@@ -147,6 +147,23 @@ fn order_of_files_does_not_matter() {
 }
 
 #[test]
+fn gzip_and_plain_files_give_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = city(dir.path(), 2);
+    let gz = dir.path().join("gz");
+    ok(anju()
+        .args([
+            "fixtures", "--preset", "small", "--seed", "3", "--days", "2", "--gzip", "--out",
+        ])
+        .arg(&gz));
+    assert!(gz.join("events/2026-10-01.jsonl.gz").exists());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok(&mut ingest(&a, &[&plain]));
+    ok(&mut ingest(&b, &[&gz]));
+    assert_eq!(checked_digest(&a), checked_digest(&b));
+}
+
+#[test]
 fn bad_records_are_reported_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.jsonl");
