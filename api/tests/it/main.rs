@@ -84,6 +84,16 @@ fn stats(store: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// Events the store holds, from `stats --json`.
+fn n_events(stats: &serde_json::Value) -> u64 {
+    stats["events"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
+}
+
 /// Distinct event ids in the generated files (what "exactly once" means).
 fn distinct_event_ids(data: &Path) -> usize {
     let mut ids = std::collections::HashSet::new();
@@ -105,12 +115,7 @@ fn ingest_is_idempotent() {
     assert!(first.contains("ingested"), "{first}");
     let d1 = checked_digest(&store);
     let s = stats(&store);
-    let n: u64 = s["events"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let n = n_events(&s);
     assert_eq!(n as usize, distinct_event_ids(&data));
     assert_eq!(s["pending_references"], 0);
     let second = ok(&mut ingest(&store, &[&data]));
@@ -278,12 +283,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let expected = checked_digest(&clean);
     let n_batches = {
         let s = stats(&clean);
-        let n: u64 = s["events"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
+        let n = n_events(&s);
         n / 200
     };
 
@@ -320,12 +320,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     ok(ingest(&store, &[&data]).arg("--config").arg(&cfg));
     assert_eq!(checked_digest(&store), expected, "after {kills} kills");
     let s = stats(&store);
-    let n: u64 = s["events"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let n = n_events(&s);
     assert_eq!(n as usize, distinct_event_ids(&data));
     assert_eq!(
         s["log_length"].as_u64().unwrap(),
