@@ -11,6 +11,15 @@ use ingest::pipeline::{self, Options};
 use ingest::{FieldProblem, Progress, Summary};
 
 use crate::adapters::{FailPoints, StoreSink};
+
+/// Prints a line to stdout; a closed pipe (`anju stats | head`) ends the
+/// output quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 use crate::config::Config;
 use crate::sysinfo;
 
@@ -143,7 +152,7 @@ fn fixtures(
         bar.set_message(format!("{n} events"));
     })?;
     bar.finish_and_clear();
-    println!(
+    say!(
         "wrote {} persons, {} events ({} lines with re-sent duplicates) in {} files to {} in {:.1} s",
         g.n_persons,
         g.n_events,
@@ -186,7 +195,7 @@ impl Progress for IngestProgress {
         let t = s.total();
         let done = t.accepted + t.duplicates + t.conflicts;
         if self.plain {
-            println!("acked records={done}");
+            say!("acked records={done}");
         }
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_position(s.bytes_read);
@@ -240,6 +249,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
     };
     let summary = pipeline::run(&files, &opts, &mut sink, &progress)?;
     progress.bar.finish_and_clear();
+    store.flush()?;
     let elapsed = started.elapsed().as_secs_f64();
     print_summary(&summary);
     let t = summary.total();
@@ -250,7 +260,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         .map(|(_, c)| c.accepted + c.duplicates + c.conflicts)
         .sum();
     let stats = store.stats()?;
-    println!(
+    say!(
         "ingested {} records ({events} events) from {} files ({:.1} MiB) in {elapsed:.1} s: {:.0} records/s, {:.0} events/s; peak RSS {:.0} MiB; store {:.1} MiB holding {} events",
         t.accepted + t.duplicates + t.conflicts,
         summary.files,
@@ -262,9 +272,10 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         stats.n_events(),
     );
     if stats.pending_references > 0 {
-        println!(
+        say!(
             "{} references wait for base records not seen yet: {:?}",
-            stats.pending_references, stats.missing_targets
+            stats.pending_references,
+            stats.missing_targets
         );
     }
     if t.rejected > 0 {
@@ -275,20 +286,31 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
 }
 
 fn print_summary(s: &Summary) {
-    println!(
+    say!(
         "{:<16} {:>12} {:>11} {:>10} {:>9}",
-        "type", "accepted", "duplicates", "conflicts", "rejected"
+        "type",
+        "accepted",
+        "duplicates",
+        "conflicts",
+        "rejected"
     );
     for (ty, c) in &s.by_type {
-        println!(
+        say!(
             "{ty:<16} {:>12} {:>11} {:>10} {:>9}",
-            c.accepted, c.duplicates, c.conflicts, c.rejected
+            c.accepted,
+            c.duplicates,
+            c.conflicts,
+            c.rejected
         );
     }
     let t = s.total();
-    println!(
+    say!(
         "{:<16} {:>12} {:>11} {:>10} {:>9}",
-        "total", t.accepted, t.duplicates, t.conflicts, t.rejected
+        "total",
+        t.accepted,
+        t.duplicates,
+        t.conflicts,
+        t.rejected
     );
 }
 
@@ -296,30 +318,30 @@ fn stats(config: &Config, json: bool) -> Result<ExitCode> {
     let store = graph::RocksStore::open_read_only(&config.store_config())?;
     let s = store.stats()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        say!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "store {} ({}), {:.1} MiB on disk",
         config.store.path.display(),
         s.format,
         s.disk_bytes as f64 / (1 << 20) as f64
     );
-    println!("base records:");
+    say!("base records:");
     for (k, n) in &s.base {
-        println!("  {k:<14} {n:>12}");
+        say!("  {k:<14} {n:>12}");
     }
-    println!(
+    say!(
         "events ({} in all, log length {}):",
         s.n_events(),
         s.log_length
     );
     for (k, n) in &s.events {
-        println!("  {k:<14} {n:>12}");
+        say!("  {k:<14} {n:>12}");
     }
-    println!("pending references: {}", s.pending_references);
+    say!("pending references: {}", s.pending_references);
     for (k, n) in &s.missing_targets {
-        println!("  missing {k:<8} {n:>8}");
+        say!("  missing {k:<8} {n:>8}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -327,17 +349,19 @@ fn stats(config: &Config, json: bool) -> Result<ExitCode> {
 fn check(config: &Config) -> Result<ExitCode> {
     let store = graph::RocksStore::open_read_only(&config.store_config())?;
     let report = store.check()?;
-    println!(
+    say!(
         "events {} base {} pending {}",
-        report.n_events, report.n_base, report.n_pending
+        report.n_events,
+        report.n_base,
+        report.n_pending
     );
-    println!("digest {}", store.digest()?);
+    say!("digest {}", store.digest()?);
     if report.problems.is_empty() {
-        println!("ok");
+        say!("ok");
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &report.problems {
-            println!("problem: {p}");
+            say!("problem: {p}");
         }
         Ok(ExitCode::from(1))
     }
