@@ -141,6 +141,7 @@ fn fixtures(
     cfg.start = start;
     cfg.gzip = gzip;
     cfg.face_dim = config.deployment.face_dim;
+    cfg.clock = config.clock()?;
     let t0 = Instant::now();
     let bar = bar_for(
         std::io::stderr().is_terminal(),

@@ -338,3 +338,42 @@ impl<R: Read> Read for CountingReader<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails on its second batch.
+    struct Failing(usize);
+
+    impl RecordSink for Failing {
+        fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<Outcome>, SinkError> {
+            self.0 += 1;
+            if self.0 == 2 {
+                return Err(SinkError("disk on fire".into()));
+            }
+            Ok(vec![Outcome::Accepted; batch.len()])
+        }
+    }
+
+    struct Quiet;
+    impl Progress for Quiet {}
+
+    #[test]
+    fn a_sink_failure_stops_the_run_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let line = r#"{"type":"door_sensor","id":"ID","device":"D","time":"2026-11-20T07:31:05+08:00","state":"open"}"#;
+        let body: String = (0..5000)
+            .map(|i| line.replace("ID", &i.to_string()) + "\n")
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        // small batches and a bounded channel: the parser is blocked sending when the sink fails
+        let opts = Options {
+            batch_size: 10,
+            ..Options::default()
+        };
+        let err = run(&[path], &opts, &mut Failing(0), &Quiet).unwrap_err();
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+    }
+}
