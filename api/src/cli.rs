@@ -11,6 +11,8 @@ use ingest::pipeline::{self, Options};
 use ingest::{FieldProblem, Progress, Summary};
 
 use crate::adapters::{FailPoints, StoreSink};
+use crate::config::Config;
+use crate::sysinfo;
 
 /// Prints a line to stdout; a closed pipe (`anju stats | head`) ends the
 /// output quietly instead of panicking.
@@ -20,8 +22,6 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
-use crate::config::Config;
-use crate::sysinfo;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -194,7 +194,7 @@ impl Progress for IngestProgress {
 
     fn acknowledged(&self, s: &Summary) {
         let t = s.total();
-        let done = t.accepted + t.duplicates + t.conflicts;
+        let done = t.acknowledged();
         if self.plain {
             say!("acked records={done}");
         }
@@ -258,18 +258,18 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         .by_type
         .iter()
         .filter(|(k, _)| model::EventKind::parse(k).is_some())
-        .map(|(_, c)| c.accepted + c.duplicates + c.conflicts)
+        .map(|(_, c)| c.acknowledged())
         .sum();
     let stats = store.stats()?;
     say!(
         "ingested {} records ({events} events) from {} files ({:.1} MiB) in {elapsed:.1} s: {:.0} records/s, {:.0} events/s; peak RSS {:.0} MiB; store {:.1} MiB holding {} events",
-        t.accepted + t.duplicates + t.conflicts,
+        t.acknowledged(),
         summary.files,
         summary.bytes_read as f64 / (1 << 20) as f64,
-        (t.accepted + t.duplicates + t.conflicts) as f64 / elapsed.max(1e-3),
+        t.acknowledged() as f64 / elapsed.max(1e-3),
         events as f64 / elapsed.max(1e-3),
         sysinfo::peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64,
-        sysinfo::dir_bytes(&config.store.path) as f64 / (1 << 20) as f64,
+        stats.disk_bytes as f64 / (1 << 20) as f64,
         stats.n_events(),
     );
     if stats.pending_references > 0 {

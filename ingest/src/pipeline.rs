@@ -63,6 +63,13 @@ pub struct Summary {
     pub bytes_read: u64,
 }
 
+impl TypeCounts {
+    /// Records the sink acknowledged: accepted, duplicates and conflicts.
+    pub fn acknowledged(&self) -> u64 {
+        self.accepted + self.duplicates + self.conflicts
+    }
+}
+
 impl Summary {
     pub fn total(&self) -> TypeCounts {
         self.by_type
