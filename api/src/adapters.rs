@@ -1,8 +1,11 @@
-//! Ports wired to adapters: the ingest pipeline's sink is the store of record.
+//! Ports wired to adapters: the ingest pipeline's sink is the store of
+//! record, followed by the projection of each acknowledged batch.
 
 use std::collections::HashMap;
 
 use graph::{RocksStore, WriteOutcome};
+
+use crate::graphs::Projector;
 use ingest::{Outcome, RecordSink, SinkError};
 use model::Record;
 
@@ -49,11 +52,16 @@ impl FailPoints {
     }
 }
 
-/// The store as the ingest pipeline's sink.
+/// The store as the ingest pipeline's sink. With a projector, each
+/// acknowledged batch is projected into timelines and relations right away;
+/// if that fails (a graph database down), ingest goes on and the error is
+/// kept: the projection catches up later from its checkpoint.
 #[derive(Debug)]
 pub struct StoreSink<'a> {
     pub store: &'a mut RocksStore,
     pub failpoints: FailPoints,
+    pub projector: Option<&'a mut Projector>,
+    pub projection_error: Option<String>,
 }
 
 impl RecordSink for StoreSink<'_> {
@@ -64,6 +72,16 @@ impl RecordSink for StoreSink<'_> {
             .write(batch)
             .map_err(|e| SinkError(e.to_string()))?;
         self.failpoints.hit("after_write");
+        if let Some(p) = self.projector.as_deref_mut() {
+            let done = p
+                .projection(self.store)
+                .and_then(|proj| Ok(proj.catch_up(|_| {})?));
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "projection stopped; ingest continues");
+                self.projection_error = Some(format!("{e:#}"));
+                self.projector = None;
+            }
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| match o {

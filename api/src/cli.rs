@@ -22,6 +22,7 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
+pub(crate) use say;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +85,19 @@ enum Command {
     },
     /// Check the store's invariants (full scan) and print its content digest.
     Check,
+    /// Bring timelines and relations up to date with the store (from the
+    /// projection's checkpoint).
+    Project,
+    /// Clear timelines and relations and derive them again from the store of
+    /// record; prints a digest of the result.
+    Rebuild,
+    /// Relation queries: neighbours, subgraph, paths, common associates.
+    #[command(subcommand)]
+    Graph(crate::cli_graph::GraphCmd),
+    /// The sightings of a person, stranger archive, vehicle, house or device.
+    Timeline(crate::cli_graph::TimelineArgs),
+    /// A trajectory: points, stays, footholds, communities, activity by hour.
+    Trajectory(crate::cli_graph::TrajectoryArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -121,6 +135,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest { paths, progress } => ingest_cmd(&config, &paths, progress),
         Command::Stats { json } => stats(&config, json),
         Command::Check => check(&config),
+        Command::Project => crate::cli_graph::project(&config, false),
+        Command::Rebuild => crate::cli_graph::project(&config, true),
+        Command::Graph(cmd) => crate::cli_graph::graph(&config, cmd),
+        Command::Timeline(a) => crate::cli_graph::timeline(&config, a),
+        Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),
     }
 }
 
@@ -244,11 +263,22 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         plain: matches!(mode, ProgressMode::Plain),
         started,
     };
+    let mut projector = if config.graph.maintain_on_ingest {
+        let mut p = crate::graphs::Projector::new(config, &store)?;
+        // a crash may have left the projection behind the store
+        p.projection(&store)?.catch_up(|_| {})?;
+        Some(p)
+    } else {
+        None
+    };
     let mut sink = StoreSink {
         store: &mut store,
         failpoints,
+        projector: projector.as_mut(),
+        projection_error: None,
     };
     let summary = pipeline::run(&files, &opts, &mut sink, &progress)?;
+    let projection_error = sink.projection_error.take();
     progress.bar.finish_and_clear();
     store.flush()?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -272,6 +302,11 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         stats.disk_bytes as f64 / (1 << 20) as f64,
         stats.n_events(),
     );
+    if let Some(e) = projection_error {
+        eprintln!(
+            "warning: timelines and relations are behind the store ({e}); run `anju project`"
+        );
+    }
     if stats.pending_references > 0 {
         say!(
             "{} references wait for base records not seen yet: {:?}",

@@ -20,6 +20,95 @@ pub struct Config {
     pub store: Store,
     #[serde(default)]
     pub ingest: Ingest,
+    #[serde(default)]
+    pub graph: GraphSection,
+    #[serde(default)]
+    pub relations: graph::project::RelationParams,
+    #[serde(default)]
+    pub identity: Identity,
+    #[serde(default)]
+    pub trajectory: TrajectorySection,
+}
+
+/// Where relations live and whether ingest keeps them current.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphSection {
+    /// `rocksdb` (embedded, the default) or `neo4j`.
+    pub backend: String,
+    /// Project every acknowledged batch into timelines and relations during
+    /// ingest (off: `anju project` catches up later).
+    pub maintain_on_ingest: bool,
+    pub neo4j: Neo4jSection,
+}
+
+impl Default for GraphSection {
+    fn default() -> Self {
+        Self {
+            backend: "rocksdb".into(),
+            maintain_on_ingest: true,
+            neo4j: Neo4jSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Neo4jSection {
+    pub uri: String,
+    pub user: String,
+    /// Also read from `ANJU_NEO4J_PASSWORD`, which wins.
+    pub password: String,
+    /// Empty: the server's default database.
+    pub database: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for Neo4jSection {
+    fn default() -> Self {
+        Self {
+            uri: "127.0.0.1:7687".into(),
+            user: "neo4j".into(),
+            password: String::new(),
+            database: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+/// Attribution of faces that came without a person id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identity {
+    /// Cosine similarity at or above which a face is a registered person's.
+    pub face_match_threshold: f32,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            face_match_threshold: 0.8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrajectorySection {
+    /// Consecutive sightings within this many meters form one stay.
+    pub stay_radius_m: f64,
+    /// Most sightings read for one trajectory.
+    pub max_points: usize,
+}
+
+impl Default for TrajectorySection {
+    fn default() -> Self {
+        let d = graph::timeline::TrajectoryParams::default();
+        Self {
+            stay_radius_m: d.stay_radius_m,
+            max_points: d.max_points,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +175,10 @@ impl Default for Config {
             deployment: Deployment::default(),
             store: Store::default(),
             ingest: Ingest::default(),
+            graph: GraphSection::default(),
+            relations: graph::project::RelationParams::default(),
+            identity: Identity::default(),
+            trajectory: TrajectorySection::default(),
         }
     }
 }
@@ -136,6 +229,40 @@ impl Config {
                 "deployment.face_dim must be 1..=4096".into(),
             ));
         }
+        if !matches!(self.graph.backend.as_str(), "rocksdb" | "neo4j") {
+            return Err(ConfigError::Invalid(format!(
+                "graph.backend {:?} is not rocksdb or neo4j",
+                self.graph.backend
+            )));
+        }
+        let r = &self.relations;
+        for (name, v) in [
+            ("companion_days", r.companion_days),
+            ("companion_window_days", r.companion_window_days),
+            ("cohabit_nights", r.cohabit_nights),
+            ("cohabit_window_days", r.cohabit_window_days),
+            ("drive_days", r.drive_days),
+            ("drive_window_days", r.drive_window_days),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "relations.{name} must be at least 1"
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.identity.face_match_threshold) {
+            return Err(ConfigError::Invalid(
+                "identity.face_match_threshold must be between 0 and 1".into(),
+            ));
+        }
+        if self.trajectory.stay_radius_m.is_nan()
+            || self.trajectory.stay_radius_m <= 0.0
+            || self.trajectory.max_points == 0
+        {
+            return Err(ConfigError::Invalid(
+                "trajectory.stay_radius_m and max_points must be positive".into(),
+            ));
+        }
         if self.ingest.batch_size == 0 {
             return Err(ConfigError::Invalid(
                 "ingest.batch_size must be at least 1".into(),
@@ -167,6 +294,13 @@ impl Config {
         let mut s = graph::StoreConfig::new(&self.store.path);
         s.cache_mb = self.store.cache_mb;
         s
+    }
+
+    pub fn trajectory_params(&self) -> graph::timeline::TrajectoryParams {
+        graph::timeline::TrajectoryParams {
+            stay_radius_m: self.trajectory.stay_radius_m,
+            max_points: self.trajectory.max_points,
+        }
     }
 
     /// Parse settings; `now` bounds how far in the future an event may be.

@@ -5,5 +5,7 @@
 
 pub mod adapters;
 pub mod cli;
+mod cli_graph;
 pub mod config;
+pub mod graphs;
 mod sysinfo;

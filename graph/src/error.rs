@@ -27,6 +27,12 @@ pub enum Error {
     Corrupt { key: String, why: String },
     #[error("storage error: {0}")]
     Storage(String),
+    /// A caller's request cannot be answered as asked (a user error).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The graph database (Neo4j backend) failed or did not answer in time.
+    #[error("graph database: {0}")]
+    GraphDb(String),
 }
 
 impl From<rocksdb::Error> for Error {

@@ -40,6 +40,15 @@ impl KeyBuf {
         self.u64((n as u64) ^ (1 << 63))
     }
 
+    /// A graph node: its kind's tag, then its key.
+    pub fn node(self, n: &model::NodeRef) -> Self {
+        let tag = model::NodeKind::ALL
+            .iter()
+            .position(|k| *k == n.kind())
+            .unwrap_or(0) as u8;
+        self.tag(tag).str(n.key())
+    }
+
     /// Appends already-encoded bytes (a nested key) verbatim, as the last part.
     pub fn raw(mut self, bytes: &[u8]) -> Self {
         self.0.extend_from_slice(bytes);
@@ -108,6 +117,15 @@ impl<'a> KeyReader<'a> {
 
     pub fn i64(&mut self) -> Result<i64, KeyError> {
         Ok((self.u64()? ^ (1 << 63)) as i64)
+    }
+
+    pub fn node(&mut self) -> Result<model::NodeRef, KeyError> {
+        let tag = self.tag()?;
+        let kind = *model::NodeKind::ALL
+            .get(tag as usize)
+            .ok_or(KeyError("unknown node kind"))?;
+        let key = self.str()?;
+        model::NodeRef::from_parts(kind, &key).map_err(|_| KeyError("invalid node key"))
     }
 
     /// What is left (a nested key appended with [`KeyBuf::raw`]).

@@ -7,6 +7,17 @@
 //! * `log`     — sequence (u64 BE) → event id, the order of arrival
 //! * `pending` — (target kind, target key, referrer) → (): references to base
 //!   data not seen yet; removed when the target arrives
+//! * `blog`    — sequence (u64 BE) → base key: the order in which base records
+//!   were accepted (new or changed), the projections' checkpoint order for
+//!   base data
+//! * `attr`    — (event key, slot) → node: who a face feature was attributed
+//!   to when no id named the person (kept across rebuilds, so a rebuild
+//!   reproduces what was decided), and stranger-archive merges
+//!
+//! Derived state (cleared and recomputed by a rebuild): `tl` (timelines),
+//! `acc` (co-occurrence evidence), `dstate` (indexes, checkpoints) — see
+//! [`crate::project`] — and `gnode`/`gedge`, the embedded relation store
+//! ([`crate::RocksGraph`]).
 //!
 //! Invariants (checked by [`RocksStore::check`]):
 //! * every event is in `events` once and in `log` once;
@@ -18,6 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use model::{BaseKind, BaseRecord, BaseRef, Event, EventKind, Record};
 use rocksdb::{
@@ -30,17 +42,30 @@ use crate::keys::{KeyBuf, KeyReader};
 use crate::{Error, Result};
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT: &str = "anju-store/1";
+pub const FORMAT: &str = "anju-store/2";
 
 const CF_META: &str = "meta";
 const CF_BASE: &str = "base";
 const CF_EVENTS: &str = "events";
 const CF_LOG: &str = "log";
 const CF_PENDING: &str = "pending";
-const ALL_CFS: [&str; 5] = [CF_META, CF_BASE, CF_EVENTS, CF_LOG, CF_PENDING];
+const CF_BLOG: &str = "blog";
+pub(crate) const CF_ATTR: &str = "attr";
+pub(crate) const CF_TL: &str = "tl";
+pub(crate) const CF_ACC: &str = "acc";
+pub(crate) const CF_DSTATE: &str = "dstate";
+pub(crate) const CF_GNODE: &str = "gnode";
+pub(crate) const CF_GEDGE: &str = "gedge";
+const ALL_CFS: [&str; 12] = [
+    CF_META, CF_BASE, CF_EVENTS, CF_LOG, CF_PENDING, CF_BLOG, CF_ATTR, CF_TL, CF_ACC, CF_DSTATE,
+    CF_GNODE, CF_GEDGE,
+];
+/// What a rebuild clears: everything derived from the store of record.
+pub(crate) const DERIVED_CFS: [&str; 5] = [CF_TL, CF_ACC, CF_DSTATE, CF_GNODE, CF_GEDGE];
 
 const META_FORMAT: &[u8] = b"format";
 const META_SEQ: &[u8] = b"seq";
+const META_BSEQ: &[u8] = b"bseq";
 const COUNTER_PREFIX: &str = "c/";
 const PENDING_COUNTER: &str = "pending";
 
@@ -128,11 +153,11 @@ fn kind_of_tag(tag: u8) -> Option<BaseKind> {
     BaseKind::ALL.get(tag as usize).copied()
 }
 
-fn base_key(kind: BaseKind, key: &str) -> Vec<u8> {
+pub(crate) fn base_key(kind: BaseKind, key: &str) -> Vec<u8> {
     KeyBuf::new().tag(kind_tag(kind)).str(key).into_bytes()
 }
 
-fn event_key(id: &str) -> Vec<u8> {
+pub(crate) fn event_key(id: &str) -> Vec<u8> {
     KeyBuf::new().str(id).into_bytes()
 }
 
@@ -173,11 +198,11 @@ fn counter_name_event(kind: EventKind) -> String {
     format!("event/{}", kind.as_str())
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(v).map_err(|e| Error::Storage(format!("encode: {e}")))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         why: e.to_string(),
@@ -187,13 +212,14 @@ fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T>
 /// The store of record on RocksDB. One process opens it read-write (RocksDB's
 /// lock file enforces it); any number may open it read-only.
 pub struct RocksStore {
-    db: DB,
+    db: Arc<DB>,
     path: PathBuf,
     read_only: bool,
     sync: bool,
     poisoned: bool,
     counters: BTreeMap<String, u64>,
     next_seq: u64,
+    next_bseq: u64,
     known: HashMap<BaseKind, HashSet<Box<str>>>,
     pending_targets: HashMap<BaseRef, u64>,
 }
@@ -274,13 +300,14 @@ impl RocksStore {
 
     fn new(db: DB, cfg: &StoreConfig, read_only: bool) -> Self {
         Self {
-            db,
+            db: Arc::new(db),
             path: cfg.path.clone(),
             read_only,
             sync: cfg.sync,
             poisoned: false,
             counters: BTreeMap::new(),
             next_seq: 0,
+            next_bseq: 0,
             known: HashMap::new(),
             pending_targets: HashMap::new(),
         }
@@ -343,12 +370,17 @@ impl RocksStore {
                 u64::from_le_bytes(bytes),
             );
         }
-        let seq = match self.db.get_cf(meta, META_SEQ)? {
-            Some(v) => u64::from_le_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
-            None => 0,
+        let read_seq = |key: &[u8]| -> Result<u64> {
+            Ok(match self.db.get_cf(meta, key)? {
+                Some(v) => u64::from_le_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
+                None => 0,
+            })
         };
+        let seq = read_seq(META_SEQ)?;
+        let bseq = read_seq(META_BSEQ)?;
         self.counters = counters;
         self.next_seq = seq;
+        self.next_bseq = bseq;
         Ok(())
     }
 
@@ -508,6 +540,10 @@ impl RocksStore {
             }
         }
         tx.batch.put_cf(self.cf(CF_BASE), &key, encode(b)?);
+        tx.batch
+            .put_cf(self.cf(CF_BLOG), self.next_bseq.to_be_bytes(), &key);
+        self.next_bseq += 1;
+        tx.counters_dirty = true;
         for r in b.references() {
             if !self.is_known(&r) {
                 self.add_pending(tx, r, &referrer);
@@ -602,6 +638,8 @@ impl RocksStore {
                     .put_cf(meta, format!("{COUNTER_PREFIX}{name}"), n.to_le_bytes());
             }
             tx.batch.put_cf(meta, META_SEQ, self.next_seq.to_le_bytes());
+            tx.batch
+                .put_cf(meta, META_BSEQ, self.next_bseq.to_le_bytes());
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
@@ -753,6 +791,22 @@ impl RocksStore {
                 self.next_seq
             ));
         }
+        let mut n_blog = 0u64;
+        for item in self.db.iterator_cf(self.cf(CF_BLOG), IteratorMode::Start) {
+            let (_, base) = item?;
+            n_blog += 1;
+            if self.db.get_pinned_cf(self.cf(CF_BASE), &base)?.is_none() {
+                report
+                    .problems
+                    .push(format!("base log names a missing record {base:02x?}"));
+            }
+        }
+        if n_blog != self.next_bseq {
+            report.problems.push(format!(
+                "base log has {n_blog} entries, next sequence is {}",
+                self.next_bseq
+            ));
+        }
         let mut per_base_kind: BTreeMap<String, u64> = BTreeMap::new();
         for item in self.db.iterator_cf(self.cf(CF_BASE), IteratorMode::Start) {
             let (k, v) = item?;
@@ -862,4 +916,77 @@ fn dir_size(path: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// Access for the projections (timelines, relations) that live beside the
+/// store of record in the same database.
+impl RocksStore {
+    pub(crate) fn db(&self) -> &Arc<DB> {
+        &self.db
+    }
+
+    pub(crate) fn handle(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.cf(name)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Length of the event log (the next event sequence number).
+    pub fn log_len(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Length of the base log (the next base sequence number).
+    pub fn base_log_len(&self) -> u64 {
+        self.next_bseq
+    }
+
+    /// Base records in the order they were accepted (new or changed) from
+    /// sequence `from`, at most `limit`: (sequence, the record as it is now).
+    pub fn base_log_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, BaseRecord)>> {
+        let start = from.to_be_bytes();
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(
+                self.cf(CF_BLOG),
+                IteratorMode::From(&start, Direction::Forward),
+            )
+            .take(limit)
+        {
+            let (k, base) = item?;
+            let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| Error::Corrupt {
+                key: format!("{k:02x?}"),
+                why: "base log key is not 8 bytes".into(),
+            })?);
+            let v = self
+                .db
+                .get_pinned_cf(self.cf(CF_BASE), &base)?
+                .ok_or_else(|| Error::Corrupt {
+                    key: format!("{base:02x?}"),
+                    why: "base log names a missing record".into(),
+                })?;
+            out.push((seq, decode(&base, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with every base record of a kind, in key order.
+    pub fn for_each_base(
+        &self,
+        kind: BaseKind,
+        mut f: impl FnMut(BaseRecord) -> Result<()>,
+    ) -> Result<()> {
+        let prefix = [kind_tag(kind)];
+        for item in self.db.prefix_iterator_cf(self.cf(CF_BASE), prefix) {
+            let (k, v) = item?;
+            if k.first() != Some(&prefix[0]) {
+                break;
+            }
+            f(decode(&k, &v)?)?;
+        }
+        Ok(())
+    }
 }

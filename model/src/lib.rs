@@ -11,6 +11,7 @@ mod event;
 mod feature;
 mod identity;
 mod ids;
+mod node;
 mod region;
 mod time;
 pub mod truth;
@@ -21,6 +22,7 @@ pub use event::*;
 pub use feature::Feature;
 pub use identity::{IdNumber, mask_phone};
 pub use ids::*;
+pub use node::{ArchiveId, NodeKind, NodeRef, RelKind};
 pub use region::{Region, RegionCode, RegionLevel, RegionTree};
 pub use time::{Clock, NightWindow, Timestamp};
 

@@ -179,7 +179,7 @@ fn a_store_of_another_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     {
-        let cfs = ["default", "meta", "base", "events", "log", "pending"];
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
         let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
         db.put_cf(db.cf_handle("meta").unwrap(), b"format", b"anju-store/0")
             .unwrap();

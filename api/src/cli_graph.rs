@@ -1,0 +1,422 @@
+//! The `anju` commands over the relationship graph: project, rebuild,
+//! neighbours / subgraph / paths / common associates, timelines and
+//! trajectories. Answers are printed as JSON.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::{NaiveDate, NaiveDateTime};
+use clap::{Args, Subcommand};
+use graph::timeline::{self, Area};
+use graph::{Edge, EdgeFilter, RelationStore, RocksStore};
+use model::{Clock, LonLat, NodeRef, RelKind, Timestamp};
+use serde_json::{Value, json};
+
+use crate::cli::say;
+use crate::config::Config;
+use crate::graphs::{Backend, Projector};
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Relation kinds, comma-separated (default: all), e.g. `companion,kin`.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// Only relations seen at or after this time (RFC 3339 or YYYY-MM-DD, local).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only relations seen at or before this time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Minimum strength (distinct days, nights, visits or records).
+    #[arg(long, default_value_t = 0)]
+    min_strength: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GraphCmd {
+    /// Neighbours of a node (`person:ID`, `vehicle:PLATE`, `house:ID`, `stranger:ID`).
+    Neighbours {
+        node: String,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The k-hop subgraph around one or more nodes.
+    Subgraph {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+        #[arg(long, default_value_t = 2)]
+        hops: u32,
+        #[arg(long, default_value_t = 200)]
+        max_nodes: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Shortest paths between two nodes.
+    Path {
+        a: String,
+        b: String,
+        #[arg(long, default_value_t = 6)]
+        max_hops: u32,
+        #[arg(long, default_value_t = 5)]
+        max_paths: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Nodes linked to all of the given nodes.
+    Common {
+        #[arg(required = true, num_args = 2..)]
+        nodes: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    node: String,
+    /// From (inclusive; RFC 3339 or local YYYY-MM-DD); default: the beginning.
+    #[arg(long)]
+    from: Option<String>,
+    /// To (exclusive); default: now.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    #[arg(long)]
+    newest_first: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrajectoryArgs {
+    node: String,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    /// Keep points inside a polygon: `lon,lat;lon,lat;…` (open or closed).
+    #[arg(long, conflicts_with = "radius")]
+    polygon: Option<String>,
+    /// Keep points within a radius: `lon,lat,meters`.
+    #[arg(long)]
+    radius: Option<String>,
+    /// Print the trajectory as GeoJSON instead.
+    #[arg(long)]
+    geojson: bool,
+}
+
+fn say_json(v: &Value) {
+    say!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// A time argument: RFC 3339, or a local date / date-time.
+fn parse_time(s: &str, clock: &Clock) -> Result<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Timestamp::from_datetime(&t));
+    }
+    let naive = if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).unwrap_or_default()
+    } else {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").with_context(|| {
+            format!("{s:?} is not a time (RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
+        })?
+    };
+    Ok(clock.from_local(naive)?)
+}
+
+fn range(
+    from: &Option<String>,
+    to: &Option<String>,
+    clock: &Clock,
+) -> Result<(Timestamp, Timestamp)> {
+    let from = from.as_deref().map(|s| parse_time(s, clock)).transpose()?;
+    let to = to.as_deref().map(|s| parse_time(s, clock)).transpose()?;
+    let now = Timestamp(chrono::Utc::now().timestamp_millis() + 1);
+    Ok((from.unwrap_or(Timestamp(0)), to.unwrap_or(now)))
+}
+
+fn node(s: &str) -> Result<NodeRef> {
+    NodeRef::parse(s).with_context(|| format!("node {s:?}"))
+}
+
+fn filter(f: &FilterArgs, clock: &Clock) -> Result<EdgeFilter> {
+    let mut kinds = Vec::new();
+    for k in &f.kinds {
+        match RelKind::parse_lenient(k.trim()) {
+            Some(k) => kinds.push(k),
+            None => bail!(
+                "unknown relation kind {k:?} (expected one of {})",
+                RelKind::expected()
+            ),
+        }
+    }
+    Ok(EdgeFilter {
+        kinds,
+        from: f
+            .from
+            .as_deref()
+            .map(|s| parse_time(s, clock))
+            .transpose()?,
+        to: f.to.as_deref().map(|s| parse_time(s, clock)).transpose()?,
+        min_strength: f.min_strength,
+    })
+}
+
+fn ts(t: Option<Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| json!(t.to_string()))
+}
+
+fn edge_json(e: &Edge) -> Value {
+    json!({
+        "kind": e.key.kind.as_str(),
+        "from": e.key.from.to_string(),
+        "to": e.key.to.to_string(),
+        "context": e.key.ctx,
+        "first_seen": ts(e.first_seen),
+        "last_seen": ts(e.last_seen),
+        "strength": e.strength,
+        "historical": e.historical,
+        "detail": e.detail,
+        "evidence": e.evidence,
+        "n_evidence": e.n_evidence,
+    })
+}
+
+fn label(g: &dyn RelationStore, n: &NodeRef) -> Result<String> {
+    Ok(g.node(n)?.map(|n| n.label).unwrap_or_default())
+}
+
+fn open_read(config: &Config) -> Result<RocksStore> {
+    Ok(RocksStore::open_read_only(&config.store_config())?)
+}
+
+/// `anju project` and `anju rebuild`.
+pub fn project(config: &Config, rebuild: bool) -> Result<ExitCode> {
+    let store = RocksStore::open(&config.store_config())?;
+    let mut projector = Projector::new(config, &store)?;
+    let started = Instant::now();
+    let p = projector.projection(&store)?;
+    let (base_lag, event_lag) = p.lag()?;
+    let stats = if rebuild {
+        p.rebuild(|_| {})?
+    } else {
+        p.catch_up(|_| {})?
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(p);
+    store.flush()?;
+    say!(
+        "{} {} base records and {} events ({} projected again) in {elapsed:.1} s: {:.0} events/s, {} graph changes{}",
+        if rebuild { "rebuilt from" } else { "projected" },
+        stats.base_records,
+        stats.events,
+        stats.reprojected,
+        stats.events as f64 / elapsed.max(1e-3),
+        stats.graph_ops,
+        if rebuild {
+            String::new()
+        } else {
+            format!(" (was behind by {base_lag} base records, {event_lag} events)")
+        }
+    );
+    let (nodes, edges) = projector.backend.store().export()?;
+    let mut per_kind = std::collections::BTreeMap::<&str, u64>::new();
+    for e in &edges {
+        *per_kind.entry(e.key.kind.as_str()).or_default() += 1;
+    }
+    say!(
+        "graph ({}): {} nodes, {} relations {per_kind:?}",
+        projector.backend.store().backend(),
+        nodes.len(),
+        edges.len()
+    );
+    say!(
+        "derived digest {}",
+        graph::derived_digest(&store, projector.backend.store())?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
+    let store = open_read(config)?;
+    let backend = Backend::open(config, &store)?;
+    let g = backend.store();
+    let clock = config.clock()?;
+    let out = match cmd {
+        GraphCmd::Neighbours {
+            node: n,
+            filter: f,
+            limit,
+        } => {
+            let n = node(&n)?;
+            let r = g.neighbours(&n, &filter(&f, &clock)?, limit)?;
+            let items = r
+                .items
+                .iter()
+                .map(|i| {
+                    Ok(json!({
+                        "node": i.node.to_string(),
+                        "label": label(g, &i.node)?,
+                        "outgoing": i.outgoing,
+                        "relation": edge_json(&i.edge),
+                    }))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            json!({"node": n.to_string(), "label": label(g, &n)?, "total": r.total, "more": r.more, "items": items})
+        }
+        GraphCmd::Subgraph {
+            nodes,
+            hops,
+            max_nodes,
+            filter: f,
+        } => {
+            let seeds = nodes.iter().map(|s| node(s)).collect::<Result<Vec<_>>>()?;
+            let s = g.subgraph(&seeds, hops, &filter(&f, &clock)?, max_nodes)?;
+            json!({
+                "nodes": s.nodes.iter().map(|(n, d)| json!({"id": n.node.to_string(), "kind": n.node.kind().as_str(), "label": n.label, "hops": d})).collect::<Vec<_>>(),
+                "edges": s.edges.iter().map(edge_json).collect::<Vec<_>>(),
+                "truncated": s.truncated,
+            })
+        }
+        GraphCmd::Path {
+            a,
+            b,
+            max_hops,
+            max_paths,
+            filter: f,
+        } => {
+            let paths = g.shortest_paths(
+                &node(&a)?,
+                &node(&b)?,
+                &filter(&f, &clock)?,
+                max_hops,
+                max_paths,
+            )?;
+            json!({"paths": paths.iter().map(|p| json!({
+                "length": p.edges.len(),
+                "nodes": p.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                "edges": p.edges.iter().map(edge_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()})
+        }
+        GraphCmd::Common {
+            nodes,
+            limit,
+            filter: f,
+        } => {
+            let ns = nodes.iter().map(|s| node(s)).collect::<Result<Vec<_>>>()?;
+            let common = g.common_associates(&ns, &filter(&f, &clock)?, limit)?;
+            json!({"common": common.iter().map(|c| Ok(json!({
+                "node": c.node.to_string(),
+                "label": label(g, &c.node)?,
+                "score": c.score,
+                "links": c.links.iter().map(edge_json).collect::<Vec<_>>(),
+            }))).collect::<Result<Vec<_>>>()?})
+        }
+    };
+    say_json(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn timeline(config: &Config, a: TimelineArgs) -> Result<ExitCode> {
+    let store = open_read(config)?;
+    let clock = config.clock()?;
+    let (from, to) = range(&a.from, &a.to, &clock)?;
+    let page = timeline::timeline(&store, &node(&a.node)?, from, to, a.limit, a.newest_first)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|s| {
+            json!({
+                "time": s.time.to_string(),
+                "local_time": clock.to_local(s.time).to_rfc3339(),
+                "event": s.event.as_str(),
+                "kind": s.kind.as_str(),
+                "device": s.device.as_str(),
+                "direction": s.direction.map(|d| d.as_str()),
+                "role": s.role.as_str(),
+                "subjects": s.subjects.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    say_json(&json!({"node": a.node, "items": items, "more": page.more}));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_area(a: &TrajectoryArgs) -> Result<Option<Area>> {
+    let num = |s: &str| -> Result<f64> {
+        s.trim()
+            .parse::<f64>()
+            .with_context(|| format!("{s:?} is not a number"))
+    };
+    if let Some(p) = &a.polygon {
+        let ring = p
+            .split(';')
+            .map(|pt| {
+                let (lon, lat) = pt
+                    .split_once(',')
+                    .with_context(|| format!("polygon point {pt:?} is not lon,lat"))?;
+                Ok(LonLat {
+                    lon: num(lon)?,
+                    lat: num(lat)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(Some(Area::Polygon(ring)));
+    }
+    if let Some(r) = &a.radius {
+        let parts: Vec<&str> = r.split(',').collect();
+        let [lon, lat, m] = parts.as_slice() else {
+            bail!("radius {r:?} is not lon,lat,meters");
+        };
+        return Ok(Some(Area::Radius {
+            center: LonLat {
+                lon: num(lon)?,
+                lat: num(lat)?,
+            },
+            meters: num(m)?,
+        }));
+    }
+    Ok(None)
+}
+
+pub fn trajectory(config: &Config, a: TrajectoryArgs) -> Result<ExitCode> {
+    let store = open_read(config)?;
+    let clock = config.clock()?;
+    let (from, to) = range(&a.from, &a.to, &clock)?;
+    let area = parse_area(&a)?;
+    let t = timeline::trajectory(
+        &store,
+        &node(&a.node)?,
+        from,
+        to,
+        area.as_ref(),
+        &clock,
+        &config.trajectory_params(),
+    )?;
+    if a.geojson {
+        say_json(&t.geojson());
+        return Ok(ExitCode::SUCCESS);
+    }
+    say_json(&json!({
+        "node": a.node,
+        "n_points": t.points.len(),
+        "unplaced": t.unplaced,
+        "truncated": t.truncated,
+        "stays": t.stays.iter().map(|s| json!({
+            "start": s.start.to_string(), "end": s.end.to_string(), "n_sightings": s.n_sightings,
+            "community": s.community.as_ref().map(|c| c.as_str()), "lon": s.lon, "lat": s.lat,
+        })).collect::<Vec<_>>(),
+        "footholds": t.footholds.iter().map(|f| json!({
+            "community": f.community.as_str(), "nights": f.nights, "last_night": f.last_night.to_string(),
+        })).collect::<Vec<_>>(),
+        "communities": t.communities.iter().map(|c| json!({
+            "community": c.community.as_str(), "days": c.days, "sightings": c.sightings,
+        })).collect::<Vec<_>>(),
+        "by_hour": t.by_hour,
+    }));
+    Ok(ExitCode::SUCCESS)
+}
