@@ -34,6 +34,12 @@ impl MemGraph {
 
 impl RelationStore for MemGraph {
     fn apply(&self, ops: &[GraphOp]) -> Result<()> {
+        if let Some(e) = ops.iter().find_map(|op| match op {
+            GraphOp::Upsert(e) if e.key.from == e.key.to => Some(e),
+            _ => None,
+        }) {
+            return Err(crate::Error::Invalid(format!("edge {} is a loop", e.key)));
+        }
         let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
         for op in ops {
             match op {

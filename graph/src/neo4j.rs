@@ -39,6 +39,9 @@ pub struct Neo4jConfig {
     pub timeout: Duration,
     /// Rows per `UNWIND` statement.
     pub batch_rows: usize,
+    /// The node label (default `AnjuNode`): deployments or tests sharing one
+    /// database keep apart by label.
+    pub label: String,
 }
 
 impl Neo4jConfig {
@@ -50,6 +53,7 @@ impl Neo4jConfig {
             database: None,
             timeout: Duration::from_secs(10),
             batch_rows: 2000,
+            label: "AnjuNode".into(),
         }
     }
 }
@@ -124,9 +128,12 @@ impl Neo4jGraph {
             .map_err(|e| db_err(&format!("connecting to {}", cfg.uri), e))?;
         let g = Self { rt, graph, cfg };
         g.run(query("RETURN 1 AS one"))?;
-        let constraint = "CREATE CONSTRAINT anju_node_key IF NOT EXISTS \
-                          FOR (n:AnjuNode) REQUIRE n.key IS UNIQUE";
-        if let Err(e) = g.run(query(constraint)) {
+        let constraint = format!(
+            "CREATE CONSTRAINT {}_key IF NOT EXISTS FOR (n:{}) REQUIRE n.key IS UNIQUE",
+            g.cfg.label.to_ascii_lowercase(),
+            g.cfg.label
+        );
+        if let Err(e) = g.run(query(&constraint)) {
             // a server that already has the constraint under another name, or
             // that only knows the older syntax, still enforces uniqueness
             tracing::warn!(error = %e, "creating the unique constraint on :AnjuNode(key)");
@@ -145,6 +152,19 @@ impl Neo4jGraph {
                 ))
             })?
             .map_err(|e| db_err(what, e))
+    }
+
+    /// A Cypher statement with this store's node label in place of `AnjuNode`.
+    fn cy(&self, text: &str) -> Query {
+        query(&self.labelled(text))
+    }
+
+    fn labelled(&self, text: &str) -> String {
+        if self.cfg.label == "AnjuNode" {
+            text.to_owned()
+        } else {
+            text.replace(":AnjuNode", &format!(":{}", self.cfg.label))
+        }
     }
 
     fn run(&self, q: Query) -> Result<()> {
@@ -301,6 +321,7 @@ impl RelationStore for Neo4jGraph {
                 return Err(Error::Invalid(format!("edge {} is a loop", e.key)));
             }
             let (stmt, row) = Self::statement(op);
+            let stmt = self.labelled(&stmt);
             match runs.last_mut() {
                 Some((s, rows)) if *s == stmt && rows.len() < self.cfg.batch_rows => rows.push(row),
                 _ => runs.push((stmt, vec![row])),
@@ -317,12 +338,12 @@ impl RelationStore for Neo4jGraph {
     }
 
     fn clear(&self) -> Result<()> {
-        self.run(query("MATCH (n:AnjuNode) DETACH DELETE n"))
+        self.run(self.cy("MATCH (n:AnjuNode) DETACH DELETE n"))
     }
 
     fn node(&self, n: &NodeRef) -> Result<Option<Node>> {
         let rows = self.rows(
-            query("MATCH (n:AnjuNode {key: $key}) RETURN n.label AS label")
+            self.cy("MATCH (n:AnjuNode {key: $key}) RETURN n.label AS label")
                 .param("key", n.to_string()),
         )?;
         Ok(rows.first().map(|r| Node {
@@ -342,7 +363,7 @@ impl RelationStore for Neo4jGraph {
             rel_type(key.kind)
         );
         let rows = self.rows(
-            query(&q)
+            self.cy(&q)
                 .param("from", key.from.to_string())
                 .param("to", key.to.to_string())
                 .param("ctx", key.ctx.clone()),
@@ -365,7 +386,7 @@ impl RelationStore for Neo4jGraph {
                  RETURN a.key AS from, b.key AS to, {EDGE_FIELDS}"
             );
             for q in [outgoing, incoming] {
-                for row in self.rows(Self::filter_params(query(&q), chunk, filter))? {
+                for row in self.rows(Self::filter_params(self.cy(&q), chunk, filter))? {
                     let e = Self::edge_of_row(&row)?;
                     out.insert(e.key.clone(), e);
                 }
@@ -376,9 +397,7 @@ impl RelationStore for Neo4jGraph {
 
     fn export(&self) -> Result<(Vec<Node>, Vec<Edge>)> {
         let mut nodes = Vec::new();
-        for r in self.rows(query(
-            "MATCH (n:AnjuNode) RETURN n.key AS key, n.label AS label",
-        ))? {
+        for r in self.rows(self.cy("MATCH (n:AnjuNode) RETURN n.key AS key, n.label AS label"))? {
             let key: String = r.get("key").map_err(|e| db_err("reading key", e))?;
             nodes.push(Node {
                 node: NodeRef::parse(&key).map_err(|e| db_err("reading key", e))?,
@@ -393,7 +412,7 @@ impl RelationStore for Neo4jGraph {
             "MATCH (a:AnjuNode)-[r]->(b:AnjuNode) RETURN a.key AS from, b.key AS to, {EDGE_FIELDS}"
         );
         let mut edges = self
-            .rows(query(&q))?
+            .rows(self.cy(&q))?
             .iter()
             .map(Self::edge_of_row)
             .collect::<Result<Vec<_>>>()?;

@@ -1,11 +1,15 @@
 //! The store of record: exactly-once events, base updates, pending references
-//! resolved in any order, locking and format checks.
+//! resolved in any order, locking and format checks. The relation backends'
+//! conformance suite and their equivalence, and the projections' rules, are
+//! in the modules below.
+
+mod conformance;
 
 use graph::{Error, RocksStore, StoreConfig, WriteOutcome};
 use model::*;
 use proptest::prelude::*;
 
-fn open(dir: &std::path::Path) -> RocksStore {
+pub(crate) fn open(dir: &std::path::Path) -> RocksStore {
     let mut cfg = StoreConfig::new(dir);
     cfg.sync = false; // durability is the crash tests' subject, not these
     cfg.cache_mb = 8;
