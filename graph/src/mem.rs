@@ -16,6 +16,18 @@ struct Inner {
     incident: BTreeMap<NodeRef, BTreeSet<EdgeKey>>,
 }
 
+impl Inner {
+    fn remove_edge(&mut self, k: &EdgeKey) {
+        if self.edges.remove(k).is_some() {
+            for end in [&k.from, &k.to] {
+                if let Some(s) = self.incident.get_mut(end) {
+                    s.remove(k);
+                }
+            }
+        }
+    }
+}
+
 /// Nodes and edges in memory.
 #[derive(Debug, Default)]
 pub struct MemGraph {
@@ -58,14 +70,12 @@ impl RelationStore for MemGraph {
                     }
                     g.edges.insert(e.key.clone(), e.clone());
                 }
-                GraphOp::Remove(k) => {
-                    if g.edges.remove(k).is_some() {
-                        for end in [&k.from, &k.to] {
-                            if let Some(s) = g.incident.get_mut(end) {
-                                s.remove(k);
-                            }
-                        }
+                GraphOp::Remove(k) => g.remove_edge(k),
+                GraphOp::RemoveNode(n) => {
+                    for k in g.incident.remove(n).unwrap_or_default() {
+                        g.remove_edge(&k);
                     }
+                    g.nodes.remove(n);
                 }
             }
         }

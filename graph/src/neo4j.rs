@@ -272,6 +272,15 @@ impl Neo4jGraph {
                 ),
                 Self::edge_row(e),
             ),
+            GraphOp::RemoveNode(n) => {
+                let mut m: HashMap<String, BoltType> = HashMap::new();
+                m.insert("key".into(), n.to_string().into());
+                (
+                    "UNWIND $rows AS row MATCH (n:AnjuNode {key: row.key}) DETACH DELETE n"
+                        .to_owned(),
+                    m,
+                )
+            }
             GraphOp::Remove(k) => {
                 let mut m: HashMap<String, BoltType> = HashMap::new();
                 m.insert("from".into(), k.from.to_string().into());

@@ -204,6 +204,8 @@ mod st {
     pub const NIGHT: u8 = 7;
     /// plate → owner (the owns edge written for it)
     pub const OWNER: u8 = 8;
+    /// phone → person id
+    pub const PHONE: u8 = 9;
 }
 
 const UNRES_DEVICE: u8 = 0;
@@ -359,7 +361,11 @@ pub struct Projection<'a> {
 type Ev<'x> = (&'x EventId, Timestamp);
 
 struct Subject {
+    /// Who the event is about now (merges followed).
     node: NodeRef,
+    /// Who it was attributed to, when a merge has since moved it: its
+    /// timeline keeps the sighting (history is not rewritten).
+    archived: Option<NodeRef>,
     slot: u8,
     role: SightingRole,
 }
@@ -501,17 +507,7 @@ impl<'a> Projection<'a> {
                 stats.reprojected += 1;
             }
         }
-        let embedded;
-        let graph: &dyn RelationStore = match self.target {
-            GraphTarget::External(g) => g,
-            GraphTarget::Embedded => {
-                embedded = RocksGraph::new(self.store);
-                &embedded
-            }
-        };
-        for e in graph.expand(std::slice::from_ref(archive), &Default::default())? {
-            tx.ops.push(GraphOp::Remove(e.key));
-        }
+        tx.ops.push(GraphOp::RemoveNode(archive.clone()));
         let ck = self.checkpoint()?;
         stats.graph_ops = self.commit(tx, ck)?;
         Ok(stats)
@@ -563,6 +559,13 @@ impl<'a> Projection<'a> {
                             .tag(st::ID_NUMBER)
                             .str(n.as_str())
                             .into_bytes(),
+                        p.id.as_str().as_bytes().to_vec(),
+                    );
+                }
+                if let Some(phone) = &p.phone {
+                    tx.put(
+                        CF_DSTATE,
+                        KeyBuf::new().tag(st::PHONE).str(phone).into_bytes(),
                         p.id.as_str().as_bytes().to_vec(),
                     );
                 }
@@ -971,6 +974,62 @@ impl<'a> Projection<'a> {
         Ok(who)
     }
 
+    /// Who a registered visitor is: the person with that identity number,
+    /// else the face's match, else the person with that phone. A visitor
+    /// known only by an unregistered identity number or phone becomes a
+    /// person node keyed by it (`tel:` + phone), labelled with the name given.
+    fn visitor(
+        &self,
+        tx: &mut Tx<'_>,
+        id: &EventId,
+        visitor: &model::VisitorInfo,
+    ) -> Result<Option<NodeRef>> {
+        let lookup = |tx: &Tx<'_>, space: u8, key: &str| -> Result<Option<String>> {
+            let k = KeyBuf::new().tag(space).str(key).into_bytes();
+            Ok(tx
+                .get(CF_DSTATE, &k)?
+                .map(|p| String::from_utf8_lossy(&p).into_owned()))
+        };
+        let mut fallback = None;
+        if let Some(n) = &visitor.id_number {
+            match lookup(tx, st::ID_NUMBER, n.as_str())? {
+                Some(p) => return Ok(PersonId::new(&p).ok().map(NodeRef::Person)),
+                None => fallback = Some(n.as_str().to_owned()),
+            }
+        }
+        if let Some(f) = &visitor.feature
+            && let Some(who) = self.identify(tx, id, 0, f)?
+        {
+            return Ok(Some(who));
+        }
+        if let Some(phone) = visitor
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match lookup(tx, st::PHONE, phone)? {
+                Some(p) => return Ok(PersonId::new(&p).ok().map(NodeRef::Person)),
+                None => fallback = fallback.or_else(|| Some(format!("tel:{phone}"))),
+            }
+        }
+        let Some(key) = fallback else {
+            return Ok(None);
+        };
+        let Ok(pid) = PersonId::new(&key) else {
+            return Ok(None);
+        };
+        if self.store.base(BaseKind::Person, pid.as_str())?.is_none()
+            && let Some(name) = &visitor.name
+        {
+            tx.ops.push(GraphOp::Node(Node {
+                node: NodeRef::Person(pid.clone()),
+                label: name.clone(),
+            }));
+        }
+        Ok(Some(NodeRef::Person(pid)))
+    }
+
     fn card_holder(
         &self,
         tx: &mut Tx<'_>,
@@ -991,7 +1050,12 @@ impl<'a> Projection<'a> {
         let id = &ev.id;
         let mut push = |node: Option<NodeRef>, slot: u8, role: SightingRole| {
             if let Some(node) = node {
-                out.push(Subject { node, slot, role });
+                out.push(Subject {
+                    node,
+                    archived: None,
+                    slot,
+                    role,
+                });
             }
         };
         match &ev.body {
@@ -1064,20 +1128,7 @@ impl<'a> Projection<'a> {
                 }
             }
             EventBody::Visitor { visitor, .. } => {
-                let who = match &visitor.id_number {
-                    Some(n) => {
-                        let k = KeyBuf::new()
-                            .tag(st::ID_NUMBER)
-                            .str(n.as_str())
-                            .into_bytes();
-                        let pid = match tx.get(CF_DSTATE, &k)? {
-                            Some(p) => String::from_utf8_lossy(&p).into_owned(),
-                            None => n.as_str().to_owned(),
-                        };
-                        PersonId::new(&pid).ok().map(NodeRef::Person)
-                    }
-                    None => None,
-                };
+                let who = self.visitor(tx, id, visitor)?;
                 push(who, 0, SightingRole::Visitor);
             }
             EventBody::Probe { .. }
@@ -1085,7 +1136,10 @@ impl<'a> Projection<'a> {
             | EventBody::DeviceAlarm { .. } => {}
         }
         for s in &mut out {
-            s.node = self.resolve(tx, s.node.clone())?;
+            let now = self.resolve(tx, s.node.clone())?;
+            if now != s.node {
+                s.archived = Some(std::mem::replace(&mut s.node, now));
+            }
         }
         Ok(out)
     }
@@ -1142,6 +1196,9 @@ impl<'a> Projection<'a> {
         )?;
         for s in &subjects {
             self.put_tl(tx, &s.node, ev, s.slot, s.role, Vec::new(), direction)?;
+            if let Some(a) = &s.archived {
+                self.put_tl(tx, a, ev, s.slot, s.role, Vec::new(), direction)?;
+            }
         }
         if let Some(h) = device.as_ref().and_then(|d| d.house.clone()) {
             self.put_tl(

@@ -117,6 +117,8 @@ pub enum GraphOp {
     Upsert(Edge),
     /// Removes an edge if present (its ends stay).
     Remove(EdgeKey),
+    /// Removes a node and every edge at it (a merged stranger archive).
+    RemoveNode(NodeRef),
 }
 
 /// Which edges a traversal may use. Empty `kinds` allows every kind.

@@ -103,6 +103,16 @@ impl RocksGraph {
                     batch.delete_cf(edges, edge_key(k, OUT));
                     batch.delete_cf(edges, edge_key(k, IN));
                 }
+                GraphOp::RemoveNode(n) => {
+                    let mut at = BTreeMap::new();
+                    self.edges_at(n, &mut at, &EdgeFilter::default())?;
+                    for k in at.keys() {
+                        batch.delete_cf(edges, edge_key(k, OUT));
+                        batch.delete_cf(edges, edge_key(k, IN));
+                    }
+                    batch.delete_cf(nodes, node_key(n));
+                    written.remove(n);
+                }
             }
         }
         Ok(())

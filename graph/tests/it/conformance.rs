@@ -191,6 +191,22 @@ pub mod cases {
         // re-applying an edge does not reset a node's label
         g.apply(&[GraphOp::Upsert(stronger)]).unwrap();
         assert_eq!(g.node(&p("p1")).unwrap().unwrap().label, "张伟");
+        // removing a node takes its edges with it
+        g.apply(&[GraphOp::RemoveNode(p("p5"))]).unwrap();
+        assert_eq!(g.node(&p("p5")).unwrap(), None);
+        assert_eq!(
+            g.neighbours(&p("p5"), &EdgeFilter::default(), 10)
+                .unwrap()
+                .total,
+            0
+        );
+        assert_eq!(
+            g.neighbours(&p("p1"), &EdgeFilter::default(), 10)
+                .unwrap()
+                .total,
+            2
+        );
+        assert_eq!(g.export().unwrap().1.len(), 6);
         // a loop is refused
         assert!(
             g.apply(&[GraphOp::Upsert(edge(

@@ -4,6 +4,7 @@
 //! in the modules below.
 
 mod conformance;
+mod derive;
 
 use graph::{Error, RocksStore, StoreConfig, WriteOutcome};
 use model::*;
