@@ -263,11 +263,22 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         plain: matches!(mode, ProgressMode::Plain),
         started,
     };
+    // the graph backend being down must not stop intake: the records are
+    // stored and acknowledged, and the projection catches up later
+    let mut projection_error = None;
     let mut projector = if config.graph.maintain_on_ingest {
-        let mut p = crate::graphs::Projector::new(config, &store)?;
-        // a crash may have left the projection behind the store
-        p.projection(&store)?.catch_up(|_| {})?;
-        Some(p)
+        let opened = crate::graphs::Projector::new(config, &store).and_then(|mut p| {
+            // a crash may have left the projection behind the store
+            p.projection(&store)?.catch_up(|_| {})?;
+            Ok(p)
+        });
+        match opened {
+            Ok(p) => Some(p),
+            Err(e) => {
+                projection_error = Some(format!("{e:#}"));
+                None
+            }
+        }
     } else {
         None
     };
@@ -278,7 +289,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         projection_error: None,
     };
     let summary = pipeline::run(&files, &opts, &mut sink, &progress)?;
-    let projection_error = sink.projection_error.take();
+    let projection_error = sink.projection_error.take().or(projection_error);
     progress.bar.finish_and_clear();
     store.flush()?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -61,6 +61,9 @@ pub struct Neo4jSection {
     pub password: String,
     /// Empty: the server's default database.
     pub database: String,
+    /// Node label of this deployment's graph (deployments sharing one
+    /// database keep apart by label).
+    pub label: String,
     pub timeout_secs: u64,
 }
 
@@ -71,6 +74,7 @@ impl Default for Neo4jSection {
             user: "neo4j".into(),
             password: String::new(),
             database: String::new(),
+            label: "AnjuNode".into(),
             timeout_secs: 10,
         }
     }
@@ -249,6 +253,15 @@ impl Config {
                     "relations.{name} must be at least 1"
                 )));
             }
+        }
+        let label = &self.graph.neo4j.label;
+        if label.is_empty()
+            || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || label.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "graph.neo4j.label {label:?} must be letters, digits and _ (not starting with a digit)"
+            )));
         }
         if !(0.0..=1.0).contains(&self.identity.face_match_threshold) {
             return Err(ConfigError::Invalid(

@@ -90,6 +90,7 @@ impl Backend {
         let mut cfg = graph::Neo4jConfig::new(&n.uri, &n.user, &password);
         cfg.database = (!n.database.is_empty()).then(|| n.database.clone());
         cfg.timeout = Duration::from_secs(n.timeout_secs.max(1));
+        cfg.label = n.label.clone();
         let g = graph::Neo4jGraph::connect(cfg)
             .with_context(|| format!("opening the neo4j graph backend at {}", n.uri))?;
         Ok(Self::Neo4j(Box::new(g)))

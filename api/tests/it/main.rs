@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use rand::{Rng, SeedableRng};
 
+mod relations;
+
 fn anju() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));
     c.env_remove("ANJU_FAILPOINTS")

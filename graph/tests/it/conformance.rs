@@ -651,10 +651,10 @@ mod equivalence {
             prop_assert_eq!(mem.export().unwrap(), rocks.export().unwrap());
             let (a, b) = (node(a), node(b));
             prop_assert_eq!(mem.neighbours(&a, &f, 3).unwrap(), rocks.neighbours(&a, &f, 3).unwrap());
-            prop_assert_eq!(mem.subgraph(&[a.clone()], hops, &f, cap).unwrap(), rocks.subgraph(&[a.clone()], hops, &f, cap).unwrap());
+            prop_assert_eq!(mem.subgraph(std::slice::from_ref(&a), hops, &f, cap).unwrap(), rocks.subgraph(std::slice::from_ref(&a), hops, &f, cap).unwrap());
             let found = mem.shortest_paths(&a, &b, &f, 4, 5).unwrap();
             // the length is the breadth-first distance, and each hop is a real edge
-            let reach = mem.subgraph(&[a.clone()], 4, &f, 1000).unwrap();
+            let reach = mem.subgraph(std::slice::from_ref(&a), 4, &f, 1000).unwrap();
             let dist = reach.nodes.iter().find(|(n, _)| n.node == b).map(|(_, d)| *d as usize);
             prop_assert_eq!(found.first().map(|p| p.edges.len()), dist);
             for path in &found {

@@ -938,7 +938,7 @@ fn timelines_and_trajectories() {
         false,
     )
     .unwrap();
-    assert_eq!(gate.items[0].subjects, [a.clone()]);
+    assert_eq!(gate.items[0].subjects, std::slice::from_ref(&a));
 
     let clock = Clock::default();
     let params = TrajectoryParams::default();
