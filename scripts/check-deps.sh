@@ -17,10 +17,10 @@ forbid() {
     done
 }
 
-forbid model ingest graph search analysis api fixtures rocksdb tantivy
-forbid ingest graph search analysis api fixtures rocksdb tantivy
+forbid model ingest graph search analysis api fixtures rocksdb tantivy neo4rs
+forbid ingest graph search analysis api fixtures rocksdb tantivy neo4rs
 forbid graph ingest search analysis api fixtures tantivy
-forbid search ingest graph analysis api fixtures rocksdb
+forbid search ingest graph analysis api fixtures rocksdb neo4rs
 forbid fixtures ingest graph search analysis api rocksdb tantivy
 forbid analysis ingest api fixtures
 echo "dependency direction ok"
