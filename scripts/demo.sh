@@ -13,3 +13,13 @@ data="${ANJU_DATA:-data}"
 # ingesting again is harmless: every event is stored once
 "$anju" --store "$data/store" ingest "$data/demo"
 "$anju" --store "$data/store" stats
+# relations were kept current during ingest: this only reports the graph
+"$anju" --store "$data/store" project
+# an investigator's first questions, about the city's planted companions
+pair=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["models"]["companion"][0]["id"])' "$data/demo/truth.json")
+a=${pair%%|*}
+b=${pair##*|}
+echo "== who is person:$a linked to, strongest first"
+"$anju" --store "$data/store" graph neighbours "person:$a" --limit 5
+echo "== how are person:$a and person:$b connected"
+"$anju" --store "$data/store" graph path "person:$a" "person:$b" --max-paths 1

@@ -98,6 +98,8 @@ enum Command {
     Timeline(crate::cli_graph::TimelineArgs),
     /// A trajectory: points, stays, footholds, communities, activity by hour.
     Trajectory(crate::cli_graph::TrajectoryArgs),
+    /// Benchmark: latency of graph queries on the configured backend.
+    BenchGraph(crate::bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -140,6 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(cmd) => crate::cli_graph::graph(&config, cmd),
         Command::Timeline(a) => crate::cli_graph::timeline(&config, a),
         Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),
+        Command::BenchGraph(a) => crate::bench::bench_graph(&config, a),
     }
 }
 

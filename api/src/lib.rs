@@ -4,6 +4,7 @@
 //! configuration.
 
 pub mod adapters;
+mod bench;
 pub mod cli;
 mod cli_graph;
 pub mod config;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Relationship-graph benchmark (not part of the tests): for the town preset
+# and a city-sized run (≥ 1M relations), prints
+#   * ingest events/s without and with relation maintenance, and the
+#     projection's own rate when it catches up afterwards;
+#   * p50/p99 of 1-hop neighbours, 2- and 3-hop subgraphs, shortest path and
+#     a 7-day trajectory, on the embedded RocksDB backend and on the Neo4j
+#     backend (ArcadeDB over Bolt, started and stopped here), with the time
+#     to load the graph into it.
+#
+#   scripts/bench-graph.sh                  # town (30 days) + city (BENCH_CITY_DAYS, default 4)
+#   BENCH_ONLY=town scripts/bench-graph.sh
+#   BENCH_NEO4J=0 scripts/bench-graph.sh    # without the Neo4j backend
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+cargo build --release -p api --bin anju
+anju="$CARGO_TARGET_DIR/release/anju"
+work="${BENCH_DIR:-$HOME/.cache/anju/bench-graph}"
+samples="${BENCH_SAMPLES:-300}"
+mkdir -p "$work"
+
+neo4j="${BENCH_NEO4J:-1}"
+if [ "$neo4j" = 1 ]; then
+    export ANJU_ARCADEDB_PORT="${ANJU_ARCADEDB_PORT:-27687}"
+    export ANJU_ARCADEDB_DIR="$work/arcadedb"
+    bash scripts/arcadedb.sh start
+    trap 'bash scripts/arcadedb.sh stop' EXIT
+    eval "$(bash scripts/arcadedb.sh env)"
+    export ANJU_NEO4J_PASSWORD
+fi
+
+cat >"$work/plain.toml" <<EOF
+version = 1
+[graph]
+maintain_on_ingest = false
+EOF
+cat >"$work/neo4j.toml" <<EOF
+version = 1
+[graph]
+backend = "neo4j"
+[graph.neo4j]
+uri = "${ANJU_NEO4J_URI:-127.0.0.1:7687}"
+user = "${ANJU_NEO4J_USER:-root}"
+timeout_secs = 600
+EOF
+
+rate() { grep -o '[0-9]* events/s' | head -n 1; }
+
+run() {
+    local name=$1 preset=$2 days=$3
+    local data="$work/$name-data"
+    rm -rf "$data" "$work/$name-plain" "$work/$name-graph"
+    "$anju" fixtures --preset "$preset" --days "$days" --seed 1 --out "$data" >/dev/null
+    echo "== $name: $preset preset, $days days"
+    local plain with
+    plain=$("$anju" --config "$work/plain.toml" --store "$work/$name-plain" ingest --progress none "$data" | tail -n 1)
+    echo "ingest without relations: $(rate <<<"$plain")   ($plain)"
+    with=$("$anju" --store "$work/$name-graph" ingest --progress none "$data" | tail -n 1)
+    echo "ingest with relations:    $(rate <<<"$with")   ($with)"
+    echo "projection catching up afterwards (the store without relations):"
+    "$anju" --store "$work/$name-plain" project | sed 's/^/  /'
+    echo "-- RocksDB backend"
+    "$anju" --store "$work/$name-graph" bench-graph --samples "$samples"
+    if [ "$neo4j" = 1 ]; then
+        echo "-- Neo4j backend (ArcadeDB $(bash scripts/arcadedb.sh env | head -n 1)): load by rebuild"
+        "$anju" --config "$work/neo4j.toml" --store "$work/$name-graph" rebuild | sed 's/^/  /'
+        "$anju" --config "$work/neo4j.toml" --store "$work/$name-graph" bench-graph --samples "$((samples / 3))"
+    fi
+}
+
+only="${BENCH_ONLY:-town city}"
+[[ " $only " == *" town "* ]] && run town town "${BENCH_TOWN_DAYS:-30}"
+[[ " $only " == *" city "* ]] && run city city "${BENCH_CITY_DAYS:-4}"
+exit 0
