@@ -390,6 +390,14 @@ fn stats(config: &Config, json: bool) -> Result<ExitCode> {
         say!("  {k:<14} {n:>12}");
     }
     say!("pending references: {}", s.pending_references);
+    let ck = graph::project::checkpoint(&store)?;
+    say!(
+        "projected: {} of {} base records, {} of {} events",
+        ck.base,
+        store.base_log_len(),
+        ck.events,
+        store.log_len()
+    );
     for (k, n) in &s.missing_targets {
         say!("  missing {k:<8} {n:>8}");
     }

@@ -65,6 +65,18 @@ pub enum GraphCmd {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// All the evidence behind one relation (events, with times).
+    Evidence {
+        /// Relation kind, e.g. `companion`.
+        kind: String,
+        from: String,
+        to: String,
+        /// The context of a per-house relation (the house id).
+        #[arg(long, default_value = "")]
+        ctx: String,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// Nodes linked to all of the given nodes.
     Common {
         #[arg(required = true, num_args = 2..)]
@@ -301,6 +313,31 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
                 "nodes": p.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
                 "edges": p.edges.iter().map(edge_json).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()})
+        }
+        GraphCmd::Evidence {
+            kind,
+            from,
+            to,
+            ctx,
+            limit,
+        } => {
+            let Some(kind) = RelKind::parse_lenient(&kind) else {
+                bail!(
+                    "unknown relation kind {kind:?} (expected one of {})",
+                    RelKind::expected()
+                );
+            };
+            let (a, b) = (node(&from)?, node(&to)?);
+            // landlord_of is tenant_of read from the landlord
+            let key = graph::EdgeKey::new(kind, a, b, ctx);
+            let edge = g.edge(&key)?;
+            let items = graph::project::evidence(&store, &key, limit)?;
+            json!({
+                "relation": edge.as_ref().map(edge_json),
+                "evidence": items.iter().map(|e| json!({
+                    "day": e.day.to_string(), "time": e.time.to_string(), "events": e.events,
+                })).collect::<Vec<_>>(),
+            })
         }
         GraphCmd::Common {
             nodes,

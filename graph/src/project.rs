@@ -392,14 +392,7 @@ impl<'a> Projection<'a> {
     }
 
     pub fn checkpoint(&self) -> Result<Checkpoint> {
-        match self
-            .store
-            .db()
-            .get_cf(self.store.handle(CF_DSTATE), checkpoint_key())?
-        {
-            Some(v) => decode(b"checkpoint", &v),
-            None => Ok(Checkpoint::default()),
-        }
+        checkpoint(self.store)
     }
 
     /// How far behind the logs the projection is (base records, events).
@@ -1574,6 +1567,56 @@ fn unit_prefix(community: &str, building: &str, unit: &str) -> KeyBuf {
         .str(community)
         .str(building)
         .str(unit)
+}
+
+/// Where the projection has got to in the store's logs.
+pub fn checkpoint(store: &RocksStore) -> Result<Checkpoint> {
+    match store
+        .db()
+        .get_cf(store.handle(CF_DSTATE), checkpoint_key())?
+    {
+        Some(v) => decode(b"checkpoint", &v),
+        None => Ok(Checkpoint::default()),
+    }
+}
+
+/// One piece of evidence for an event-derived relation: the two events (the
+/// same one for a visit or a face seen in a vehicle) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub day: chrono::NaiveDate,
+    pub time: Timestamp,
+    pub events: [String; 2],
+}
+
+/// All the evidence behind an event-derived relation, oldest first, at most
+/// `limit` (the edge itself keeps only the first few ids). Registration,
+/// kin and ownership edges carry all of theirs on the edge.
+pub fn evidence(store: &RocksStore, key: &EdgeKey, limit: usize) -> Result<Vec<Evidence>> {
+    let prefix = acc_prefix(key.kind, &key.from, &key.to);
+    let mut out = Vec::new();
+    for item in store.db().iterator_cf(
+        store.handle(CF_ACC),
+        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+    ) {
+        let (k, v) = item?;
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        let mut r = KeyReader::new(&k[prefix.len()..]);
+        let (Ok(day), Ok(e1), Ok(e2)) = (r.i64(), r.str(), r.str()) else {
+            continue;
+        };
+        let (val, _): (AccValue, i64) = decode(&k, &v)?;
+        out.push(Evidence {
+            day: chrono::NaiveDate::from_num_days_from_ce_opt(day as i32).unwrap_or_default(),
+            time: Timestamp(val.time),
+            events: [e1, e2],
+        });
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time).then(a.events.cmp(&b.events)));
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// A digest of what the projections produced and users can see: every

@@ -329,4 +329,14 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         n,
         "each event logged exactly once"
     );
+    // timelines and relations, projected batch by batch between the kills,
+    // are what a clean ingest gives
+    let derived = |store: &Path| {
+        let out = ok(anju().arg("--store").arg(store).arg("project"));
+        out.lines()
+            .find_map(|l| l.strip_prefix("derived digest "))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(derived(&store), derived(&clean), "after {kills} kills");
 }

@@ -209,6 +209,29 @@ fn the_small_city_gives_its_planted_relations_and_rebuilds_identically() {
         ],
     );
     assert_eq!(gj["type"], "FeatureCollection");
+    let ev = json(
+        &store,
+        &[
+            "graph",
+            "evidence",
+            "companion",
+            &format!("person:{a}"),
+            &format!("person:{b}"),
+        ],
+    );
+    let items = ev["evidence"].as_array().unwrap();
+    assert!(items.len() as u64 >= ev["relation"]["strength"].as_u64().unwrap());
+    assert!(
+        items
+            .windows(2)
+            .all(|w| w[0]["time"].as_str() <= w[1]["time"].as_str())
+    );
+    let text = ok(with_store(&store).arg("stats"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("projected: ") && !l.contains(" 0 of ")),
+        "{text}"
+    );
     let common = json(
         &store,
         &[
