@@ -452,11 +452,10 @@ impl<'a> Projection<'a> {
         }
         let db = self.store.db();
         for cf in DERIVED_CFS {
-            db.delete_range_cf(
-                self.store.handle(cf),
-                [0u8].as_slice(),
-                [0xFFu8; 16].as_slice(),
-            )?;
+            let h = self.store.handle(cf);
+            db.delete_range_cf(h, [0u8].as_slice(), [0xFFu8; 16].as_slice())?;
+            // drop the deleted data now rather than reading past it later
+            db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
         }
         if let GraphTarget::External(g) = self.target {
             g.clear()?;

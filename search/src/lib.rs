@@ -42,20 +42,26 @@ pub trait VectorIndex {
     }
 }
 
-/// Brute-force cosine search over normalised vectors.
+/// Brute-force cosine search over normalised vectors, kept in one
+/// contiguous matrix so the scan is a tight, vectorisable loop.
 #[derive(Debug, Clone)]
 pub struct ExactIndex {
     dim: usize,
-    vectors: HashMap<String, Vec<Vec<f32>>>,
-    n: usize,
+    /// Row-major, one normalised vector per row.
+    data: Vec<f32>,
+    /// The entity of each row.
+    owner: Vec<String>,
+    /// The rows of each entity.
+    rows: HashMap<String, Vec<usize>>,
 }
 
 impl ExactIndex {
     pub fn new(dim: usize) -> Self {
         Self {
             dim,
-            vectors: HashMap::new(),
-            n: 0,
+            data: Vec::new(),
+            owner: Vec::new(),
+            rows: HashMap::new(),
         }
     }
 
@@ -72,36 +78,86 @@ impl ExactIndex {
             .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
             .collect())
     }
+
+    /// Moves the last row into `row` (a swap-remove), keeping the maps right.
+    fn remove_row(&mut self, row: usize) {
+        let last = self.owner.len() - 1;
+        if row != last {
+            let (d, dim) = (&mut self.data, self.dim);
+            d.copy_within(last * dim..(last + 1) * dim, row * dim);
+            let moved = self.owner[last].clone();
+            if let Some(rs) = self.rows.get_mut(&moved)
+                && let Some(r) = rs.iter_mut().find(|r| **r == last)
+            {
+                *r = row;
+            }
+            self.owner.swap(row, last);
+        }
+        self.owner.pop();
+        self.data.truncate(last * self.dim);
+    }
+}
+
+/// Dot product with eight independent sums, which the compiler turns into
+/// SIMD lanes.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 impl VectorIndex for ExactIndex {
     fn insert(&mut self, entity: &str, feature: &Feature) -> Result<()> {
         let v = self.normalised(feature)?;
-        self.vectors.entry(entity.to_owned()).or_default().push(v);
-        self.n += 1;
+        self.data.extend_from_slice(&v);
+        self.owner.push(entity.to_owned());
+        self.rows
+            .entry(entity.to_owned())
+            .or_default()
+            .push(self.owner.len() - 1);
         Ok(())
     }
 
     fn remove(&mut self, entity: &str) -> usize {
-        let removed = self.vectors.remove(entity).map_or(0, |v| v.len());
-        self.n -= removed;
-        removed
+        let Some(mut rows) = self.rows.remove(entity) else {
+            return 0;
+        };
+        // highest first, so a swap never moves one of this entity's rows
+        rows.sort_unstable_by(|a, b| b.cmp(a));
+        for &r in &rows {
+            self.remove_row(r);
+        }
+        rows.len()
     }
 
     fn search(&self, query: &Feature, k: usize, min_score: f32) -> Result<Vec<Hit>> {
         let q = self.normalised(query)?;
-        let mut hits: Vec<Hit> = self
-            .vectors
-            .iter()
-            .filter_map(|(entity, vs)| {
-                let best = vs
-                    .iter()
-                    .map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>())
-                    .fold(f32::MIN, f32::max);
-                (best >= min_score).then(|| Hit {
-                    entity: entity.clone(),
-                    score: best,
-                })
+        let mut best: HashMap<&str, f32> = HashMap::new();
+        if self.dim > 0 {
+            for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
+                let score = dot(v, &q);
+                if score >= min_score {
+                    let e = best.entry(self.owner[row].as_str()).or_insert(score);
+                    *e = e.max(score);
+                }
+            }
+        }
+        let mut hits: Vec<Hit> = best
+            .into_iter()
+            .map(|(entity, score)| Hit {
+                entity: entity.to_owned(),
+                score,
             })
             .collect();
         hits.sort_by(|a, b| {
@@ -114,7 +170,7 @@ impl VectorIndex for ExactIndex {
     }
 
     fn len(&self) -> usize {
-        self.n
+        self.owner.len()
     }
 }
 
@@ -155,5 +211,39 @@ mod tests {
                 expected: 2
             })
         );
+    }
+
+    proptest::proptest! {
+        /// Inserts and removes in any order leave the index answering as a
+        /// naive scan over what is left.
+        #[test]
+        fn matches_a_naive_scan(ops in proptest::collection::vec((0u8..6, proptest::collection::vec(-1.0f32..1.0, 3), proptest::bool::weighted(0.8)), 1..40), q in proptest::collection::vec(-1.0f32..1.0, 3)) {
+            let mut idx = ExactIndex::new(3);
+            let mut naive: Vec<(String, Vec<f32>)> = Vec::new();
+            for (e, v, add) in ops {
+                let name = format!("e{e}");
+                if add {
+                    idx.insert(&name, &f(&v)).unwrap();
+                    naive.push((name, v));
+                } else {
+                    let n = naive.iter().filter(|(x, _)| *x == name).count();
+                    proptest::prop_assert_eq!(idx.remove(&name), n);
+                    naive.retain(|(x, _)| *x != name);
+                }
+            }
+            proptest::prop_assert_eq!(idx.len(), naive.len());
+            let qf = f(&q);
+            let mut want: HashMap<String, f32> = HashMap::new();
+            for (e, v) in &naive {
+                let s = qf.cosine(&f(v));
+                let b = want.entry(e.clone()).or_insert(s);
+                *b = b.max(s);
+            }
+            let got = idx.search(&qf, 10, -2.0).unwrap();
+            proptest::prop_assert_eq!(got.len(), want.len());
+            for h in got {
+                proptest::prop_assert!((h.score - want[&h.entity]).abs() < 1e-4);
+            }
+        }
     }
 }
