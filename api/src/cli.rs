@@ -87,10 +87,18 @@ enum Command {
     Check,
     /// Bring timelines and relations up to date with the store (from the
     /// projection's checkpoint).
-    Project,
+    Project {
+        /// Also print a digest of timelines and graph (reads them all).
+        #[arg(long)]
+        digest: bool,
+    },
     /// Clear timelines and relations and derive them again from the store of
-    /// record; prints a digest of the result.
-    Rebuild,
+    /// record.
+    Rebuild {
+        /// Also print a digest of timelines and graph (reads them all).
+        #[arg(long)]
+        digest: bool,
+    },
     /// Relation queries: neighbours, subgraph, paths, common associates.
     #[command(subcommand)]
     Graph(crate::cli_graph::GraphCmd),
@@ -137,8 +145,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest { paths, progress } => ingest_cmd(&config, &paths, progress),
         Command::Stats { json } => stats(&config, json),
         Command::Check => check(&config),
-        Command::Project => crate::cli_graph::project(&config, false),
-        Command::Rebuild => crate::cli_graph::project(&config, true),
+        Command::Project { digest } => crate::cli_graph::project(&config, false, digest),
+        Command::Rebuild { digest } => crate::cli_graph::project(&config, true, digest),
         Command::Graph(cmd) => crate::cli_graph::graph(&config, cmd),
         Command::Timeline(a) => crate::cli_graph::timeline(&config, a),
         Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),

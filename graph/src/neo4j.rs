@@ -433,4 +433,25 @@ impl RelationStore for Neo4jGraph {
     fn backend(&self) -> &'static str {
         "neo4j"
     }
+
+    fn counts(&self) -> Result<(u64, BTreeMap<RelKind, u64>)> {
+        let n = self
+            .rows(self.cy("MATCH (n:AnjuNode) RETURN count(n) AS n"))?
+            .first()
+            .map(|r| r.get::<i64>("n"))
+            .transpose()
+            .map_err(|e| db_err("reading a count", e))?
+            .unwrap_or(0);
+        let mut per = BTreeMap::new();
+        for r in self.rows(
+            self.cy("MATCH (:AnjuNode)-[r]->(:AnjuNode) RETURN type(r) AS kind, count(r) AS n"),
+        )? {
+            let kind: String = r.get("kind").map_err(|e| db_err("reading a count", e))?;
+            let c: i64 = r.get("n").map_err(|e| db_err("reading a count", e))?;
+            if let Some(k) = kind_of_type(&kind) {
+                per.insert(k, c as u64);
+            }
+        }
+        Ok((n as u64, per))
+    }
 }

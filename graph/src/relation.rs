@@ -177,6 +177,16 @@ pub trait RelationStore: Send + Sync + fmt::Debug {
     /// A short name for messages and benchmark tables.
     fn backend(&self) -> &'static str;
 
+    /// How many nodes, and edges of each kind, the graph holds.
+    fn counts(&self) -> Result<(u64, std::collections::BTreeMap<RelKind, u64>)> {
+        let (nodes, edges) = self.export()?;
+        let mut per = std::collections::BTreeMap::new();
+        for e in &edges {
+            *per.entry(e.key.kind).or_default() += 1;
+        }
+        Ok((nodes.len() as u64, per))
+    }
+
     /// Neighbours of `n`, strongest first, at most `limit`, with how many more.
     fn neighbours(&self, n: &NodeRef, filter: &EdgeFilter, limit: usize) -> Result<Neighbours> {
         traverse::neighbours(self, n, filter, limit)

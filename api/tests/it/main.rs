@@ -332,7 +332,10 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     // timelines and relations, projected batch by batch between the kills,
     // are what a clean ingest gives
     let derived = |store: &Path| {
-        let out = ok(anju().arg("--store").arg(store).arg("project"));
+        let out = ok(anju()
+            .arg("--store")
+            .arg(store)
+            .args(["project", "--digest"]));
         out.lines()
             .find_map(|l| l.strip_prefix("derived digest "))
             .unwrap()

@@ -69,13 +69,13 @@ fn the_small_city_gives_its_planted_relations_and_rebuilds_identically() {
     ok(with_store(&store)
         .args(["ingest", "--progress", "none"])
         .arg(&data));
-    let incremental = ok(with_store(&store).arg("project"));
+    let incremental = ok(with_store(&store).args(["project", "--digest"]));
     assert!(
         incremental.contains("projected 0 base records and 0 events"),
         "ingest kept it current: {incremental}"
     );
     assert!(relations(&incremental) > 500, "{incremental}");
-    let rebuilt = ok(with_store(&store).arg("rebuild"));
+    let rebuilt = ok(with_store(&store).args(["rebuild", "--digest"]));
     assert_eq!(derived_digest(&incremental), derived_digest(&rebuilt));
 
     let t = truth(&data);
@@ -150,7 +150,7 @@ fn the_small_city_gives_its_planted_relations_and_rebuilds_identically() {
         );
     }
     // faces inside cars are matched to their registered owners: drivers are owners or their household
-    let stats = ok(with_store(&store).arg("project"));
+    let stats = ok(with_store(&store).args(["project", "--digest"]));
     assert!(stats.contains("\"drives\""), "{stats}");
 
     // the query commands
@@ -270,7 +270,7 @@ fn ingesting_in_several_runs_gives_what_one_run_gives() {
     ok(with_store(&one)
         .args(["ingest", "--progress", "none"])
         .arg(&data));
-    let whole = derived_digest(&ok(with_store(&one).arg("project")));
+    let whole = derived_digest(&ok(with_store(&one).args(["project", "--digest"])));
     let mut days: Vec<_> = std::fs::read_dir(data.join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -291,7 +291,10 @@ fn ingesting_in_several_runs_gives_what_one_run_gives() {
             .args(["ingest", "--progress", "none"])
             .arg(d));
     }
-    assert_eq!(derived_digest(&ok(with_store(&many).arg("project"))), whole);
+    assert_eq!(
+        derived_digest(&ok(with_store(&many).args(["project", "--digest"]))),
+        whole
+    );
 
     // events before the registers: they wait for their devices and cards and
     // are projected when those arrive; whatever was decided on the way (a
@@ -305,9 +308,9 @@ fn ingesting_in_several_runs_gives_what_one_run_gives() {
     ok(with_store(&late)
         .args(["ingest", "--progress", "none"])
         .args(&base));
-    let incremental = derived_digest(&ok(with_store(&late).arg("project")));
+    let incremental = derived_digest(&ok(with_store(&late).args(["project", "--digest"])));
     assert_eq!(
-        derived_digest(&ok(with_store(&late).arg("rebuild"))),
+        derived_digest(&ok(with_store(&late).args(["rebuild", "--digest"]))),
         incremental
     );
 }
@@ -328,7 +331,7 @@ fn neo4j_backend_holds_the_same_graph_as_the_embedded_one() {
     ok(with_store(&embedded)
         .args(["ingest", "--progress", "none"])
         .arg(&data));
-    let expected = derived_digest(&ok(with_store(&embedded).arg("project")));
+    let expected = derived_digest(&ok(with_store(&embedded).args(["project", "--digest"])));
 
     let config = dir.path().join("neo4j.toml");
     std::fs::write(
@@ -350,7 +353,7 @@ fn neo4j_backend_holds_the_same_graph_as_the_embedded_one() {
     ok(first.args(["ingest", "--progress", "none"]).arg(&data));
     let mut rebuild = with_store(&neo);
     cfg(&mut rebuild);
-    let rebuilt = ok(rebuild.arg("rebuild"));
+    let rebuilt = ok(rebuild.args(["rebuild", "--digest"]));
     assert!(rebuilt.contains("graph (neo4j)"), "{rebuilt}");
     assert_eq!(derived_digest(&rebuilt), expected);
     // queries go to Neo4j

@@ -165,6 +165,17 @@ pub mod cases {
         assert_eq!(nodes.len(), 8, "{nodes:?}");
         assert_eq!(edges.len(), 10);
         assert!(edges.windows(2).all(|w| w[0].key < w[1].key));
+        let (n, per) = g.counts().unwrap();
+        assert_eq!(n, 8);
+        assert_eq!(
+            (
+                per[&RelKind::Companion],
+                per[&RelKind::LivesIn],
+                per[&RelKind::Cohabitant]
+            ),
+            (2, 3, 2)
+        );
+        assert_eq!(per.values().sum::<u64>(), 10);
 
         // an upsert replaces, a node update keeps the edges, a remove removes
         let mut stronger = e.clone();
