@@ -312,6 +312,73 @@ impl Neo4jGraph {
     }
 }
 
+/// The same changes with one operation per node or edge (the last one) and
+/// in an order that groups like statements: node removals, node labels, edge
+/// removals, then upserts by kind. The outcome is what applying `ops` in
+/// order gives; it takes a few statements per batch instead of one per run
+/// of alternating kinds.
+///
+/// An upsert that a later change cancels still leaves its ends behind, bare
+/// (unless removed later): those nodes are merged right after the node
+/// removals, before the labels.
+fn normalise(ops: &[GraphOp]) -> (Vec<NodeRef>, Vec<GraphOp>) {
+    let mut node_removed: HashMap<&NodeRef, usize> = HashMap::new();
+    let mut last_node: HashMap<&NodeRef, usize> = HashMap::new();
+    let mut last_edge: HashMap<&EdgeKey, usize> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            GraphOp::RemoveNode(n) => {
+                node_removed.insert(n, i);
+            }
+            GraphOp::Node(n) => {
+                last_node.insert(&n.node, i);
+            }
+            GraphOp::Upsert(e) => {
+                last_edge.insert(&e.key, i);
+            }
+            GraphOp::Remove(k) => {
+                last_edge.insert(k, i);
+            }
+        }
+    }
+    // a node removal takes the edges and labels written before it
+    let gone = |n: &NodeRef, i: usize| node_removed.get(n).is_some_and(|r| *r > i);
+    let mut out: Vec<(u8, String, usize)> = Vec::new();
+    let mut bare: Vec<NodeRef> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        // an upsert that is not the last word on its edge still leaves its
+        // ends behind
+        if let GraphOp::Upsert(e) = op
+            && (last_edge[&e.key] != i || gone(&e.key.from, i) || gone(&e.key.to, i))
+        {
+            for end in [&e.key.from, &e.key.to] {
+                if !gone(end, i) {
+                    bare.push(end.clone());
+                }
+            }
+        }
+        let rank = match op {
+            GraphOp::RemoveNode(_) => (0, String::new()),
+            GraphOp::Node(n) if last_node[&n.node] == i && !gone(&n.node, i) => (1, String::new()),
+            GraphOp::Remove(k) if last_edge[k] == i => (2, String::new()),
+            GraphOp::Upsert(e)
+                if last_edge[&e.key] == i && !gone(&e.key.from, i) && !gone(&e.key.to, i) =>
+            {
+                (3, e.key.kind.as_str().to_owned())
+            }
+            _ => continue,
+        };
+        out.push((rank.0, rank.1, i));
+    }
+    out.sort();
+    bare.sort();
+    bare.dedup();
+    (
+        bare,
+        out.into_iter().map(|(_, _, i)| ops[i].clone()).collect(),
+    )
+}
+
 const FILTER: &str = "($kinds = [] OR type(r) IN $kinds) AND r.strength >= $min \
      AND ($to IS NULL OR r.first_seen IS NULL OR r.first_seen <= $to) \
      AND ($from IS NULL OR r.last_seen IS NULL OR r.last_seen >= $from)";
@@ -321,9 +388,32 @@ impl RelationStore for Neo4jGraph {
         if ops.is_empty() {
             return Ok(());
         }
-        // consecutive operations of one statement go in one UNWIND
+        // operations of one statement go in one UNWIND
+        let (bare, ops) = normalise(ops);
         let mut runs: Vec<(String, Vec<HashMap<String, BoltType>>)> = Vec::new();
-        for op in ops {
+        // node removals first, then the bare ends that must survive them
+        let removals = ops
+            .iter()
+            .take_while(|o| matches!(o, GraphOp::RemoveNode(_)))
+            .count();
+        let mut bare_run = (!bare.is_empty()).then(|| {
+            let rows = bare
+                .iter()
+                .map(|n| HashMap::from([("key".to_owned(), BoltType::from(n.to_string()))]))
+                .collect();
+            (
+                self.labelled(
+                    "UNWIND $rows AS row MERGE (n:AnjuNode {key: row.key}) ON CREATE SET n.label = ''",
+                ),
+                rows,
+            )
+        });
+        for (i, op) in ops.iter().enumerate() {
+            if i == removals
+                && let Some(run) = bare_run.take()
+            {
+                runs.push(run);
+            }
             if let GraphOp::Upsert(e) = op
                 && e.key.from == e.key.to
             {
@@ -335,6 +425,9 @@ impl RelationStore for Neo4jGraph {
                 Some((s, rows)) if *s == stmt && rows.len() < self.cfg.batch_rows => rows.push(row),
                 _ => runs.push((stmt, vec![row])),
             }
+        }
+        if let Some(run) = bare_run.take() {
+            runs.push(run);
         }
         let graph = &self.graph;
         self.block("writing a batch", async move {

@@ -76,24 +76,32 @@ impl RocksGraph {
     /// end only when no node is stored or written earlier in the batch.
     pub(crate) fn write_ops(&self, batch: &mut WriteBatch, ops: &[GraphOp]) -> Result<()> {
         let (nodes, edges) = (self.cf(CF_GNODE), self.cf(CF_GEDGE));
+        // nodes written, and removed, earlier in this batch, and the edges
+        // written at each node (the database does not see the batch yet)
         let mut written: HashSet<&NodeRef> = HashSet::new();
+        let mut removed: HashSet<&NodeRef> = HashSet::new();
+        let mut batch_edges: BTreeMap<&NodeRef, Vec<&EdgeKey>> = BTreeMap::new();
         for op in ops {
             match op {
                 GraphOp::Node(n) => {
                     batch.put_cf(nodes, node_key(&n.node), encode(n)?);
                     written.insert(&n.node);
+                    removed.remove(&n.node);
                 }
                 GraphOp::Upsert(e) => {
                     if e.key.from == e.key.to {
                         return Err(Error::Invalid(format!("edge {} is a loop", e.key)));
                     }
                     for end in [&e.key.from, &e.key.to] {
-                        if !written.contains(end)
-                            && self.db.get_pinned_cf(nodes, node_key(end))?.is_none()
-                        {
+                        let absent = removed.contains(end)
+                            || (!written.contains(end)
+                                && self.db.get_pinned_cf(nodes, node_key(end))?.is_none());
+                        if absent {
                             batch.put_cf(nodes, node_key(end), encode(&Node::bare(end.clone()))?);
                             written.insert(end);
+                            removed.remove(end);
                         }
+                        batch_edges.entry(end).or_default().push(&e.key);
                     }
                     let v = encode(e)?;
                     batch.put_cf(edges, edge_key(&e.key, OUT), &v);
@@ -106,12 +114,14 @@ impl RocksGraph {
                 GraphOp::RemoveNode(n) => {
                     let mut at = BTreeMap::new();
                     self.edges_at(n, &mut at, &EdgeFilter::default())?;
-                    for k in at.keys() {
+                    let in_batch = batch_edges.remove(n).unwrap_or_default();
+                    for k in at.keys().chain(in_batch) {
                         batch.delete_cf(edges, edge_key(k, OUT));
                         batch.delete_cf(edges, edge_key(k, IN));
                     }
                     batch.delete_cf(nodes, node_key(n));
                     written.remove(n);
+                    removed.insert(n);
                 }
             }
         }

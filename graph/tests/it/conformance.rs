@@ -621,6 +621,7 @@ mod equivalence {
                 node: node(a),
                 label: format!("L{l}")
             })),
+            (0u8..16).prop_filter_map("rare", |a| (a >= 14).then(|| GraphOp::RemoveNode(node(a)))),
         ]
     }
 
@@ -678,6 +679,28 @@ mod equivalence {
             if a != b {
                 prop_assert_eq!(mem.common_associates(&[a.clone(), b.clone()], &f, 5).unwrap(), rocks.common_associates(&[a, b], &f, 5).unwrap());
             }
+        }
+
+        /// The Neo4j backend (batches regrouped into few statements) agrees
+        /// with the oracle too.
+        #[cfg(feature = "neo4j")]
+        #[test]
+        fn neo4j_agrees_with_the_oracle(
+            batches in prop::collection::vec(prop::collection::vec(op(), 1..12), 1..4),
+            f in filter(),
+            a in 0u8..8, b in 0u8..8,
+        ) {
+            let Some(fx) = super::neo4j("neo4j_equivalence") else { return Ok(()) };
+            fx.graph.clear().unwrap();
+            let mem = MemGraph::new();
+            for batch in &batches {
+                mem.apply(batch).unwrap();
+                fx.graph.apply(batch).unwrap();
+            }
+            prop_assert_eq!(mem.export().unwrap(), fx.graph.export().unwrap());
+            let (a, b) = (node(a), node(b));
+            prop_assert_eq!(mem.neighbours(&a, &f, 3).unwrap(), fx.graph.neighbours(&a, &f, 3).unwrap());
+            prop_assert_eq!(paths(mem.shortest_paths(&a, &b, &f, 4, 5).unwrap()), paths(fx.graph.shortest_paths(&a, &b, &f, 4, 5).unwrap()));
         }
     }
 }
