@@ -200,12 +200,14 @@ mod st {
     pub const UNIT: u8 = 5;
     /// house → what its registrations produced (edge keys, unit keys)
     pub const HOUSE_OUT: u8 = 6;
-    /// (device, night, subject) → (event id, time): night entrants of a unit door
+    /// (device, night, subject, event id) → time: night entries through a unit door
     pub const NIGHT: u8 = 7;
     /// plate → owner (the owns edge written for it)
     pub const OWNER: u8 = 8;
     /// phone → person id
     pub const PHONE: u8 = 9;
+    /// (community, building, unit, device) → (): the unit doors of a unit
+    pub const UNIT_DOOR: u8 = 10;
 }
 
 const UNRES_DEVICE: u8 = 0;
@@ -267,8 +269,11 @@ struct Tx<'s> {
     store: &'s RocksStore,
     writes: BTreeMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
     ops: Vec<GraphOp>,
-    /// Pairs whose evidence grew: their edge is recomputed at commit.
+    /// Pairs whose evidence changed: their edge is recomputed at commit.
     dirty: BTreeSet<(RelKind, NodeRef, NodeRef)>,
+    /// Units whose registered occupants changed: their night entries are
+    /// judged again at commit (inferred cohabitants).
+    dirty_units: BTreeSet<(String, String, String)>,
 }
 
 impl<'s> Tx<'s> {
@@ -278,6 +283,7 @@ impl<'s> Tx<'s> {
             writes: BTreeMap::new(),
             ops: Vec::new(),
             dirty: BTreeSet::new(),
+            dirty_units: BTreeSet::new(),
         }
     }
 
@@ -506,10 +512,15 @@ impl<'a> Projection<'a> {
     }
 
     fn commit(&self, mut tx: Tx<'_>, ck: Checkpoint) -> Result<u64> {
+        for (community, building, unit) in std::mem::take(&mut tx.dirty_units) {
+            self.judge_unit(&mut tx, &community, &building, &unit)?;
+        }
         let dirty = std::mem::take(&mut tx.dirty);
         for (kind, a, b) in dirty {
-            if let Some(edge) = self.pair_edge(&tx, kind, &a, &b)? {
-                tx.ops.push(GraphOp::Upsert(edge));
+            match self.pair_edge(&tx, kind, &a, &b)? {
+                Some(edge) => tx.ops.push(GraphOp::Upsert(edge)),
+                // evidence withdrawn (a registration changed who lives there)
+                None => tx.ops.push(GraphOp::Remove(EdgeKey::new(kind, a, b, ""))),
             }
         }
         let mut batch = WriteBatch::default();
@@ -673,6 +684,23 @@ impl<'a> Projection<'a> {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(d.id.to_string(), Some(d.clone()));
+                if d.kind == DeviceKind::UnitDoor
+                    && let (Some(b), Some(u)) = (&d.building, &d.unit)
+                {
+                    tx.put(
+                        CF_DSTATE,
+                        KeyBuf::new()
+                            .tag(st::UNIT_DOOR)
+                            .str(d.community.as_str())
+                            .str(b)
+                            .str(u)
+                            .str(d.id.as_str())
+                            .into_bytes(),
+                        Vec::new(),
+                    );
+                    tx.dirty_units
+                        .insert((d.community.to_string(), b.clone(), u.clone()));
+                }
                 self.release(tx, UNRES_DEVICE, d.id.as_str())
             }
             BaseRecord::Region(_) | BaseRecord::Community(_) => Ok(0),
@@ -741,14 +769,11 @@ impl<'a> Projection<'a> {
                 regs.push(r);
             }
         }
-        let rented = h.as_ref().and_then(|h| h.usage) == Some(HouseUse::Rent);
         let ended = |t: Option<Timestamp>| t.is_some_and(|t| t <= self.now);
         let evidence =
             |r: &Residence| format!("residence:{}|{}|{}", r.person, r.house, r.role.as_str());
-        let occupants: Vec<&Residence> = regs
-            .iter()
-            .filter(|r| r.role != ResidenceRole::Owner || !rented)
-            .collect();
+        let occupants: Vec<&Residence> =
+            regs.iter().filter(|r| is_occupant(r, h.as_ref())).collect();
         let mut edges: BTreeMap<EdgeKey, Edge> = BTreeMap::new();
 
         // lives_in / lived_in: one edge per occupant, over all their roles
@@ -895,6 +920,14 @@ impl<'a> Projection<'a> {
         for k in &old.units {
             if !units.contains(k) {
                 tx.delete(CF_DSTATE, k.clone());
+            }
+        }
+        if old.units != units {
+            for k in old.units.iter().chain(&units) {
+                let mut r = KeyReader::new(&k[1..]);
+                if let (Ok(c), Ok(b), Ok(u)) = (r.str(), r.str(), r.str()) {
+                    tx.dirty_units.insert((c, b, u));
+                }
             }
         }
         for k in &units {
@@ -1247,27 +1280,6 @@ impl<'a> Projection<'a> {
             .and_then(|d| Some((d, d.building.as_deref()?, d.unit.as_deref()?)));
         if let Some((d, building, unit)) = unit_door {
             for s in subjects.iter().filter(|s| s.node.is_individual()) {
-                // a resident's pass belongs on the timeline of their house(s)
-                let prefix = unit_prefix(d.community.as_str(), building, unit)
-                    .str(s.node.key())
-                    .into_bytes();
-                if matches!(s.node, NodeRef::Person(_)) {
-                    for (k, _) in tx.prefix(CF_DSTATE, &prefix)? {
-                        if let Ok(h) = KeyReader::new(&k[prefix.len()..]).str()
-                            && let Ok(h) = model::HouseId::new(&h)
-                        {
-                            self.put_tl(
-                                tx,
-                                &NodeRef::House(h),
-                                ev,
-                                s.slot,
-                                s.role,
-                                vec![s.node.clone()],
-                                direction,
-                            )?;
-                        }
-                    }
-                }
                 if direction != Some(Direction::Out) {
                     self.night_entry(tx, d, building, unit, &s.node, ev)?;
                 }
@@ -1395,10 +1407,14 @@ impl<'a> Projection<'a> {
             .str(d.id.as_str())
             .i64(night)
             .into_bytes();
-        let mine = KeyBuf::new().raw(&prefix).node(who).into_bytes();
-        if tx.get(CF_DSTATE, &mine)?.is_none() {
-            tx.put(CF_DSTATE, mine, encode(&(ev.id.clone(), ev.time.0))?);
-        }
+        // every entry is kept, so the pairs found do not depend on which of a
+        // night's entries was projected first
+        let mine = KeyBuf::new()
+            .raw(&prefix)
+            .node(who)
+            .str(ev.id.as_str())
+            .into_bytes();
+        tx.put(CF_DSTATE, mine, encode(&ev.time.0)?);
         let registered = |tx: &Tx<'_>, n: &NodeRef| -> Result<bool> {
             if !matches!(n, NodeRef::Person(_)) {
                 return Ok(false);
@@ -1410,13 +1426,17 @@ impl<'a> Projection<'a> {
         };
         let me_registered = registered(tx, who)?;
         for (k, v) in tx.prefix(CF_DSTATE, &prefix)? {
-            let Ok(other) = KeyReader::new(&k[prefix.len()..]).node() else {
+            let mut r = KeyReader::new(&k[prefix.len()..]);
+            let (Ok(other), Ok(oid)) = (r.node(), r.str()) else {
                 continue;
             };
             if &other == who || registered(tx, &other)? == me_registered {
                 continue;
             }
-            let (oid, ot): (EventId, i64) = decode(&k, &v)?;
+            let Ok(oid) = EventId::new(&oid) else {
+                continue;
+            };
+            let ot: i64 = decode(&k, &v)?;
             let me: Ev = (&ev.id, ev.time);
             self.put_acc(
                 tx,
@@ -1430,6 +1450,120 @@ impl<'a> Projection<'a> {
             )?;
         }
         Ok(())
+    }
+
+    /// Judges every night entry through a unit's doors again against who is
+    /// registered there now: pairs that qualify get their evidence, pairs
+    /// that no longer do lose it. Runs when the unit's occupants change, so
+    /// inferred cohabitants never depend on whether the registers or the
+    /// events arrived first.
+    fn judge_unit(
+        &self,
+        tx: &mut Tx<'_>,
+        community: &str,
+        building: &str,
+        unit: &str,
+    ) -> Result<()> {
+        let doors_prefix = KeyBuf::new()
+            .tag(st::UNIT_DOOR)
+            .str(community)
+            .str(building)
+            .str(unit)
+            .into_bytes();
+        let doors: Vec<String> = tx
+            .prefix(CF_DSTATE, &doors_prefix)?
+            .into_iter()
+            .filter_map(|(k, _)| KeyReader::new(&k[doors_prefix.len()..]).str().ok())
+            .collect();
+        let mut registered: HashMap<NodeRef, bool> = HashMap::new();
+        for door in doors {
+            let prefix = KeyBuf::new().tag(st::NIGHT).str(&door).into_bytes();
+            // (night) → entries (who, event id, time)
+            let mut nights: BTreeMap<i64, Vec<(NodeRef, String, i64)>> = BTreeMap::new();
+            for (k, v) in tx.prefix(CF_DSTATE, &prefix)? {
+                let mut r = KeyReader::new(&k[prefix.len()..]);
+                let (Ok(night), Ok(who), Ok(id)) = (r.i64(), r.node(), r.str()) else {
+                    continue;
+                };
+                let t: i64 = decode(&k, &v)?;
+                nights.entry(night).or_default().push((who, id, t));
+            }
+            for (night, entries) in nights {
+                for (i, (x, xid, xt)) in entries.iter().enumerate() {
+                    for (y, yid, yt) in &entries[i + 1..] {
+                        if x == y {
+                            continue;
+                        }
+                        let rx = self.registered_cached(
+                            tx,
+                            &mut registered,
+                            x,
+                            community,
+                            building,
+                            unit,
+                        )?;
+                        let ry = self.registered_cached(
+                            tx,
+                            &mut registered,
+                            y,
+                            community,
+                            building,
+                            unit,
+                        )?;
+                        let (xid, yid) = (EventId::new(xid), EventId::new(yid));
+                        let (Ok(xid), Ok(yid)) = (xid, yid) else {
+                            continue;
+                        };
+                        let (ex, ey): (Ev, Ev) = ((&xid, Timestamp(*xt)), (&yid, Timestamp(*yt)));
+                        let (k, key) = acc_key(RelKind::CohabitantInferred, x, y, ex, ey, night);
+                        let present = tx.get(CF_ACC, &k)?.is_some();
+                        if rx != ry && !present {
+                            self.put_acc(
+                                tx,
+                                RelKind::CohabitantInferred,
+                                x,
+                                y,
+                                ex,
+                                ey,
+                                night,
+                                false,
+                            )?;
+                        } else if rx == ry && present {
+                            tx.delete(CF_ACC, k);
+                            tx.dirty.insert((key.kind, key.from, key.to));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a person is currently registered in a house of the unit.
+    #[allow(clippy::too_many_arguments)]
+    fn registered_cached(
+        &self,
+        tx: &Tx<'_>,
+        cache: &mut HashMap<NodeRef, bool>,
+        who: &NodeRef,
+        community: &str,
+        building: &str,
+        unit: &str,
+    ) -> Result<bool> {
+        if let Some(r) = cache.get(who) {
+            return Ok(*r);
+        }
+        let r = matches!(who, NodeRef::Person(_))
+            && !tx
+                .prefix(
+                    CF_DSTATE,
+                    &unit_prefix(community, building, unit)
+                        .str(who.key())
+                        .into_bytes(),
+                )?
+                .is_empty();
+        cache.insert(who.clone(), r);
+        Ok(r)
     }
 
     /// Adds evidence for an event-derived relation, the day being the local
@@ -1465,16 +1599,7 @@ impl<'a> Projection<'a> {
         if a == b {
             return Ok(());
         }
-        let key = EdgeKey::new(kind, a.clone(), b.clone(), "");
-        // evidence ids follow the edge's orientation, so either processing
-        // order writes the same key
-        let (first, second) = if &key.from == a { (ea, eb) } else { (eb, ea) };
-        let k = KeyBuf::new()
-            .raw(&acc_prefix(kind, &key.from, &key.to))
-            .i64(day)
-            .str(first.0.as_str())
-            .str(second.0.as_str())
-            .into_bytes();
+        let (k, key) = acc_key(kind, a, b, ea, eb, day);
         let v = AccValue {
             time: ea.1.min(eb.1).0,
             direct,
@@ -1549,6 +1674,96 @@ impl<'a> Projection<'a> {
             n_evidence,
         }))
     }
+}
+
+/// The evidence row for two events of a pair, and the pair's edge key.
+/// Evidence ids follow the edge's orientation, so either processing order
+/// gives the same row.
+fn acc_key(
+    kind: RelKind,
+    a: &NodeRef,
+    b: &NodeRef,
+    ea: Ev<'_>,
+    eb: Ev<'_>,
+    day: i64,
+) -> (Vec<u8>, EdgeKey) {
+    let key = EdgeKey::new(kind, a.clone(), b.clone(), "");
+    let (first, second) = if &key.from == a { (ea, eb) } else { (eb, ea) };
+    let k = KeyBuf::new()
+        .raw(&acc_prefix(kind, &key.from, &key.to))
+        .i64(day)
+        .str(first.0.as_str())
+        .str(second.0.as_str())
+        .into_bytes();
+    (k, key)
+}
+
+/// A house and its registrations (from the house → residences index).
+pub(crate) fn house_registers(
+    store: &RocksStore,
+    house: &model::HouseId,
+) -> Result<(Option<model::House>, Vec<Residence>)> {
+    let h = match store.base(BaseKind::House, house.as_str())? {
+        Some(BaseRecord::House(h)) => Some(h),
+        _ => None,
+    };
+    let prefix = KeyBuf::new()
+        .tag(st::RESIDENCE)
+        .str(house.as_str())
+        .into_bytes();
+    let mut regs = Vec::new();
+    for item in store.db().iterator_cf(
+        store.handle(CF_DSTATE),
+        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+    ) {
+        let (k, _) = item?;
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        if let Ok(rkey) = KeyReader::new(&k[prefix.len()..]).str()
+            && let Some(BaseRecord::Residence(r)) = store.base(BaseKind::Residence, &rkey)?
+        {
+            regs.push(r);
+        }
+    }
+    Ok((h, regs))
+}
+
+/// Occupants of a house are its registrations other than the owner of a
+/// rented house (the landlord).
+pub(crate) fn is_occupant(r: &Residence, house: Option<&model::House>) -> bool {
+    r.role != ResidenceRole::Owner || house.and_then(|h| h.usage) != Some(HouseUse::Rent)
+}
+
+/// The unit doors of a unit.
+pub(crate) fn unit_doors(
+    store: &RocksStore,
+    community: &str,
+    building: &str,
+    unit: &str,
+) -> Result<Vec<model::DeviceId>> {
+    let prefix = KeyBuf::new()
+        .tag(st::UNIT_DOOR)
+        .str(community)
+        .str(building)
+        .str(unit)
+        .into_bytes();
+    let mut out = Vec::new();
+    for item in store.db().iterator_cf(
+        store.handle(CF_DSTATE),
+        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+    ) {
+        let (k, _) = item?;
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        if let Ok(d) = KeyReader::new(&k[prefix.len()..]).str()
+            && let Ok(d) = model::DeviceId::new(&d)
+        {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether some window of `window` days holds at least `need` of `days`.

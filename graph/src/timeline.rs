@@ -19,7 +19,7 @@ use model::{
 use serde::Serialize;
 
 use crate::keys::{KeyBuf, KeyReader};
-use crate::project::{SightingRole, TlValue};
+use crate::project::{self, SightingRole, TlValue};
 use crate::store::{CF_TL, decode};
 use crate::{Error, Result, RocksStore};
 
@@ -48,7 +48,67 @@ pub struct TimelinePage {
 
 /// The sightings of `subject` in `[from, to)`, oldest first (newest first
 /// with `newest_first`), at most `limit`.
+///
+/// A house's timeline is what its devices recorded and its visits, plus its
+/// occupants' passes at their unit's doors while they were registered there
+/// (joined when read, so it follows the registers as they are now).
 pub fn timeline(
+    store: &RocksStore,
+    subject: &NodeRef,
+    from: Timestamp,
+    to: Timestamp,
+    limit: usize,
+    newest_first: bool,
+) -> Result<TimelinePage> {
+    let NodeRef::House(house) = subject else {
+        return stored(store, subject, from, to, limit, newest_first);
+    };
+    let mut page = stored(store, subject, from, to, limit, newest_first)?;
+    let (h, regs) = project::house_registers(store, house)?;
+    let Some(h) = h else {
+        return Ok(page);
+    };
+    let doors = project::unit_doors(store, h.community.as_str(), &h.building, &h.unit)?;
+    if doors.is_empty() {
+        return Ok(page);
+    }
+    let mut more = page.more;
+    for r in regs.iter().filter(|r| project::is_occupant(r, Some(&h))) {
+        let lo = r.since.map_or(from, |s| s.max(from));
+        let hi = r.until.map_or(to, |u| u.min(to));
+        if lo >= hi {
+            continue;
+        }
+        let person = NodeRef::Person(r.person.clone());
+        let passes = stored(store, &person, lo, hi, RESIDENT_SCAN, newest_first)?;
+        more |= passes.more;
+        page.items.extend(
+            passes
+                .items
+                .into_iter()
+                .filter(|s| doors.contains(&s.device))
+                .map(|mut s| {
+                    s.subjects = vec![person.clone()];
+                    s
+                }),
+        );
+    }
+    page.items.sort_by(|a, b| {
+        let o = (a.time, &a.event, a.slot).cmp(&(b.time, &b.event, b.slot));
+        if newest_first { o.reverse() } else { o }
+    });
+    page.items
+        .dedup_by(|a, b| a.time == b.time && a.event == b.event && a.slot == b.slot);
+    page.more = more || page.items.len() > limit;
+    page.items.truncate(limit);
+    Ok(page)
+}
+
+/// Most sightings of one resident read for a house's timeline.
+const RESIDENT_SCAN: usize = 100_000;
+
+/// The stored timeline of a subject.
+fn stored(
     store: &RocksStore,
     subject: &NodeRef,
     from: Timestamp,

@@ -1056,3 +1056,68 @@ fn timelines_and_trajectories() {
         .is_err()
     );
 }
+
+#[test]
+fn inferred_cohabitants_follow_the_registers_whenever_they_arrive() {
+    let mut w = World::new();
+    w.feed(setting());
+    // the nights first, nobody registered yet
+    let mut recs = Vec::new();
+    for d in 0..5 {
+        recs.push(access(
+            &format!("r{d}"),
+            "U1",
+            at(d, "22:30:00"),
+            Some("R"),
+            None,
+            Direction::In,
+        ));
+        recs.push(access(
+            &format!("l{d}"),
+            "U1",
+            at(d, "23:40:00"),
+            Some("L"),
+            None,
+            Direction::In,
+        ));
+    }
+    w.feed(recs);
+    assert!(w.kinds_between(&person("R"), &person("L")).is_empty());
+    // R's registration arrives: L is now the one not registered there
+    w.feed(vec![
+        base_house("H1", "1", "1", HouseUse::SelfOccupied),
+        residence("R", "H1", ResidenceRole::Owner, -100, None),
+    ]);
+    assert_eq!(
+        w.kinds_between(&person("R"), &person("L")),
+        ["cohabitant_inferred"]
+    );
+    // the house's timeline shows R's passes, joined from the registers
+    let line = |w: &World| {
+        timeline::timeline(
+            &w.store,
+            &house("H1"),
+            Timestamp(0),
+            at(9, "00:00:00"),
+            100,
+            false,
+        )
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| s.event.to_string())
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(line(&w), ["r0", "r1", "r2", "r3", "r4"]);
+    w.assert_rebuild_is_identical();
+    // L registers in the same house (from day 2): both registered, no longer inferred —
+    // they are registered cohabitants now
+    w.feed(vec![residence("L", "H1", ResidenceRole::Resident, 2, None)]);
+    assert_eq!(w.kinds_between(&person("R"), &person("L")), ["cohabitant"]);
+    assert_eq!(
+        line(&w),
+        ["r0", "r1", "r2", "l2", "r3", "l3", "r4", "l4"],
+        "L's passes count for the house from L's registration on"
+    );
+    w.assert_rebuild_is_identical();
+}
