@@ -8,7 +8,7 @@
 #     backend (ArcadeDB over Bolt, started and stopped here), with the time
 #     to load the graph into it.
 #
-#   scripts/bench-graph.sh                  # town (30 days) + city (BENCH_CITY_DAYS, default 4)
+#   scripts/bench-graph.sh                  # town (30 days) + city (BENCH_CITY_DAYS, default 7)
 #   BENCH_ONLY=town scripts/bench-graph.sh
 #   BENCH_NEO4J=0 scripts/bench-graph.sh    # without the Neo4j backend
 set -euo pipefail
@@ -72,5 +72,5 @@ run() {
 
 only="${BENCH_ONLY:-town city}"
 [[ " $only " == *" town "* ]] && run town town "${BENCH_TOWN_DAYS:-30}"
-[[ " $only " == *" city "* ]] && run city city "${BENCH_CITY_DAYS:-4}"
+[[ " $only " == *" city "* ]] && run city city "${BENCH_CITY_DAYS:-7}"
 exit 0

@@ -128,12 +128,23 @@ pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
             .nodes
             .len())
     })?;
-    let mut pairs = sample.iter().map(|p| {
-        (
-            p.clone(),
-            persons[rng.random_range(0..persons.len())].clone(),
-        )
-    });
+    // a path query is about two people who are linked: the target is a
+    // person 2–4 hops away when there is one (chosen before timing), else anyone
+    let mut targets = Vec::new();
+    for p in &sample {
+        let reach = g.subgraph(std::slice::from_ref(p), 4, &any, 2000)?;
+        let far: Vec<&NodeRef> = reach
+            .nodes
+            .iter()
+            .filter(|(n, d)| *d >= 2 && matches!(n.node, NodeRef::Person(_)))
+            .map(|(n, _)| &n.node)
+            .collect();
+        targets.push(match far.choose(&mut rng) {
+            Some(t) => (*t).clone(),
+            None => persons[rng.random_range(0..persons.len())].clone(),
+        });
+    }
+    let mut pairs = sample.iter().cloned().zip(targets);
     run("shortest path (≤ 6 hops)", &mut |_| {
         let (x, y) = pairs
             .next()

@@ -458,6 +458,30 @@ impl RelationStore for Neo4jGraph {
         }))
     }
 
+    fn nodes(&self, ns: &[NodeRef]) -> Result<Vec<Option<Node>>> {
+        let mut found: HashMap<String, String> = HashMap::new();
+        for chunk in ns.chunks(self.cfg.batch_rows.max(1)) {
+            let keys: Vec<String> = chunk.iter().map(|n| n.to_string()).collect();
+            for r in self.rows(
+                self.cy("UNWIND $keys AS k MATCH (n:AnjuNode {key: k}) RETURN n.key AS key, n.label AS label")
+                    .param("keys", keys),
+            )? {
+                let key: String = r.get("key").map_err(|e| db_err("reading key", e))?;
+                let label = r.get::<Option<String>>("label").ok().flatten().unwrap_or_default();
+                found.insert(key, label);
+            }
+        }
+        Ok(ns
+            .iter()
+            .map(|n| {
+                found.get(&n.to_string()).map(|label| Node {
+                    node: n.clone(),
+                    label: label.clone(),
+                })
+            })
+            .collect())
+    }
+
     fn edge(&self, key: &EdgeKey) -> Result<Option<Edge>> {
         let q = format!(
             "MATCH (a:AnjuNode {{key: $from}})-[r:{} {{ctx: $ctx}}]->(b:AnjuNode {{key: $to}}) \
@@ -478,20 +502,16 @@ impl RelationStore for Neo4jGraph {
             return Ok(Vec::new());
         }
         let mut out = BTreeMap::new();
+        // anchored on the indexed frontier node, both directions in one
+        // statement; the edge's own direction comes from startNode/endNode
+        let q = format!(
+            "UNWIND $keys AS k MATCH (n:AnjuNode {{key: k}})-[r]-(m:AnjuNode) WHERE {FILTER} \
+             RETURN startNode(r).key AS from, endNode(r).key AS to, {EDGE_FIELDS}"
+        );
         for chunk in frontier.chunks(self.cfg.batch_rows.max(1)) {
-            let outgoing = format!(
-                "UNWIND $keys AS k MATCH (a:AnjuNode {{key: k}})-[r]->(b:AnjuNode) WHERE {FILTER} \
-                 RETURN a.key AS from, b.key AS to, {EDGE_FIELDS}"
-            );
-            let incoming = format!(
-                "UNWIND $keys AS k MATCH (a:AnjuNode)-[r]->(b:AnjuNode {{key: k}}) WHERE {FILTER} \
-                 RETURN a.key AS from, b.key AS to, {EDGE_FIELDS}"
-            );
-            for q in [outgoing, incoming] {
-                for row in self.rows(Self::filter_params(self.cy(&q), chunk, filter))? {
-                    let e = Self::edge_of_row(&row)?;
-                    out.insert(e.key.clone(), e);
-                }
+            for row in self.rows(Self::filter_params(self.cy(&q), chunk, filter))? {
+                let e = Self::edge_of_row(&row)?;
+                out.insert(e.key.clone(), e);
             }
         }
         Ok(out.into_values().collect())

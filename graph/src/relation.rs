@@ -168,6 +168,10 @@ pub trait RelationStore: Send + Sync + fmt::Debug {
     /// Removes every node and edge.
     fn clear(&self) -> Result<()>;
     fn node(&self, n: &NodeRef) -> Result<Option<Node>>;
+    /// Several nodes at once (one round trip where the backend can).
+    fn nodes(&self, ns: &[NodeRef]) -> Result<Vec<Option<Node>>> {
+        ns.iter().map(|n| self.node(n)).collect()
+    }
     fn edge(&self, key: &EdgeKey) -> Result<Option<Edge>>;
     /// The edges incident to any node of `frontier` that `filter` allows,
     /// each once, in key order. One call per hop of a traversal.

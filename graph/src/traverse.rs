@@ -162,9 +162,12 @@ pub fn subgraph<S: RelationStore + ?Sized>(
 
 /// The stored nodes for `refs` (bare nodes for ends without properties).
 fn nodes_of<S: RelationStore + ?Sized>(store: &S, refs: &[NodeRef]) -> Result<Vec<Node>> {
-    refs.iter()
-        .map(|r| Ok(store.node(r)?.unwrap_or_else(|| Node::bare(r.clone()))))
-        .collect()
+    Ok(store
+        .nodes(refs)?
+        .into_iter()
+        .zip(refs)
+        .map(|(n, r)| n.unwrap_or_else(|| Node::bare(r.clone())))
+        .collect())
 }
 
 /// One side of the bidirectional search: distances and, per node, the
