@@ -749,26 +749,7 @@ impl<'a> Projection<'a> {
     /// index; removes what they no longer support.
     fn house_registrations(&self, tx: &mut Tx<'_>, house: &model::HouseId) -> Result<()> {
         let hnode = NodeRef::House(house.clone());
-        let h = match self.store.base(BaseKind::House, house.as_str())? {
-            Some(BaseRecord::House(h)) => Some(h),
-            _ => None,
-        };
-        let prefix = KeyBuf::new()
-            .tag(st::RESIDENCE)
-            .str(house.as_str())
-            .into_bytes();
-        let mut regs: Vec<Residence> = Vec::new();
-        for (k, _) in tx.prefix(CF_DSTATE, &prefix)? {
-            let rkey = KeyReader::new(&k[prefix.len()..])
-                .str()
-                .map_err(|e| Error::Corrupt {
-                    key: format!("{k:02x?}"),
-                    why: e.to_string(),
-                })?;
-            if let Some(BaseRecord::Residence(r)) = self.store.base(BaseKind::Residence, &rkey)? {
-                regs.push(r);
-            }
-        }
+        let (h, regs) = house_registers(&*tx, house)?;
         let ended = |t: Option<Timestamp>| t.is_some_and(|t| t <= self.now);
         let evidence =
             |r: &Residence| format!("residence:{}|{}|{}", r.person, r.house, r.role.as_str());
@@ -1464,20 +1445,10 @@ impl<'a> Projection<'a> {
         building: &str,
         unit: &str,
     ) -> Result<()> {
-        let doors_prefix = KeyBuf::new()
-            .tag(st::UNIT_DOOR)
-            .str(community)
-            .str(building)
-            .str(unit)
-            .into_bytes();
-        let doors: Vec<String> = tx
-            .prefix(CF_DSTATE, &doors_prefix)?
-            .into_iter()
-            .filter_map(|(k, _)| KeyReader::new(&k[doors_prefix.len()..]).str().ok())
-            .collect();
+        let doors = unit_doors(&*tx, community, building, unit)?;
         let mut registered: HashMap<NodeRef, bool> = HashMap::new();
         for door in doors {
-            let prefix = KeyBuf::new().tag(st::NIGHT).str(&door).into_bytes();
+            let prefix = KeyBuf::new().tag(st::NIGHT).str(door.as_str()).into_bytes();
             // (night) → entries (who, event id, time)
             let mut nights: BTreeMap<i64, Vec<(NodeRef, String, i64)>> = BTreeMap::new();
             for (k, v) in tx.prefix(CF_DSTATE, &prefix)? {
@@ -1698,11 +1669,68 @@ fn acc_key(
     (k, key)
 }
 
+/// Reads of derived state: through a chunk's pending writes (`Tx`) while
+/// projecting, or the store as it is when answering a query (`Stored`).
+pub(crate) trait StateRead {
+    fn store(&self) -> &RocksStore;
+    fn prefix(&self, cf: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// The first string part after `prefix` of each key under it.
+    fn keys_under(&self, prefix: &[u8]) -> Result<Vec<String>> {
+        self.prefix(CF_DSTATE, prefix)?
+            .into_iter()
+            .map(|(k, _)| {
+                KeyReader::new(&k[prefix.len()..])
+                    .str()
+                    .map_err(|e| Error::Corrupt {
+                        key: format!("{k:02x?}"),
+                        why: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl StateRead for Tx<'_> {
+    fn store(&self) -> &RocksStore {
+        self.store
+    }
+
+    fn prefix(&self, cf: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Tx::prefix(self, cf, prefix)
+    }
+}
+
+/// The store's derived state as it is.
+pub(crate) struct Stored<'a>(pub &'a RocksStore);
+
+impl StateRead for Stored<'_> {
+    fn store(&self) -> &RocksStore {
+        self.0
+    }
+
+    fn prefix(&self, cf: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.0.db().iterator_cf(
+            self.0.handle(cf),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}
+
 /// A house and its registrations (from the house → residences index).
 pub(crate) fn house_registers(
-    store: &RocksStore,
+    r: &dyn StateRead,
     house: &model::HouseId,
 ) -> Result<(Option<model::House>, Vec<Residence>)> {
+    let store = r.store();
     let h = match store.base(BaseKind::House, house.as_str())? {
         Some(BaseRecord::House(h)) => Some(h),
         _ => None,
@@ -1712,18 +1740,9 @@ pub(crate) fn house_registers(
         .str(house.as_str())
         .into_bytes();
     let mut regs = Vec::new();
-    for item in store.db().iterator_cf(
-        store.handle(CF_DSTATE),
-        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-    ) {
-        let (k, _) = item?;
-        if !k.starts_with(&prefix) {
-            break;
-        }
-        if let Ok(rkey) = KeyReader::new(&k[prefix.len()..]).str()
-            && let Some(BaseRecord::Residence(r)) = store.base(BaseKind::Residence, &rkey)?
-        {
-            regs.push(r);
+    for rkey in r.keys_under(&prefix)? {
+        if let Some(BaseRecord::Residence(res)) = store.base(BaseKind::Residence, &rkey)? {
+            regs.push(res);
         }
     }
     Ok((h, regs))
@@ -1737,7 +1756,7 @@ pub(crate) fn is_occupant(r: &Residence, house: Option<&model::House>) -> bool {
 
 /// The unit doors of a unit.
 pub(crate) fn unit_doors(
-    store: &RocksStore,
+    r: &dyn StateRead,
     community: &str,
     building: &str,
     unit: &str,
@@ -1748,22 +1767,10 @@ pub(crate) fn unit_doors(
         .str(building)
         .str(unit)
         .into_bytes();
-    let mut out = Vec::new();
-    for item in store.db().iterator_cf(
-        store.handle(CF_DSTATE),
-        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-    ) {
-        let (k, _) = item?;
-        if !k.starts_with(&prefix) {
-            break;
-        }
-        if let Ok(d) = KeyReader::new(&k[prefix.len()..]).str()
-            && let Ok(d) = model::DeviceId::new(&d)
-        {
-            out.push(d);
-        }
-    }
-    Ok(out)
+    Ok(r.keys_under(&prefix)?
+        .iter()
+        .filter_map(|d| model::DeviceId::new(d).ok())
+        .collect())
 }
 
 /// Whether some window of `window` days holds at least `need` of `days`.

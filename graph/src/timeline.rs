@@ -64,11 +64,16 @@ pub fn timeline(
         return stored(store, subject, from, to, limit, newest_first);
     };
     let mut page = stored(store, subject, from, to, limit, newest_first)?;
-    let (h, regs) = project::house_registers(store, house)?;
+    let (h, regs) = project::house_registers(&project::Stored(store), house)?;
     let Some(h) = h else {
         return Ok(page);
     };
-    let doors = project::unit_doors(store, h.community.as_str(), &h.building, &h.unit)?;
+    let doors = project::unit_doors(
+        &project::Stored(store),
+        h.community.as_str(),
+        &h.building,
+        &h.unit,
+    )?;
     if doors.is_empty() {
         return Ok(page);
     }
