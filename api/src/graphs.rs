@@ -9,44 +9,65 @@ use anyhow::{Context, Result, bail};
 use graph::project::{FaceMatcher, GraphTarget, Projection, RelationParams};
 use graph::{RelationStore, RocksGraph, RocksStore};
 use model::{BaseKind, BaseRecord, Feature, NodeRef, PersonId};
-use search::{ExactIndex, VectorIndex};
+use search::{ExactIndex, IvfIndex, IvfParams, VectorIndex};
 
 use crate::config::Config;
 
+/// Registered faces below this many are searched exhaustively; above, with
+/// an inverted-file index (recall-tested against the exhaustive one).
+const EXACT_UP_TO: usize = 4096;
+
 /// Attributes a face to the most similar registered face at or above the
-/// threshold, by exact search. The search issue replaces it with the ANN
-/// index and stranger archives; the port stays.
+/// threshold. The search issue brings the on-disk ANN index and stranger
+/// archives behind the same port.
 #[derive(Debug)]
-pub struct ExactFaceMatcher {
-    index: Mutex<ExactIndex>,
+pub struct RegisteredFaces {
+    index: Mutex<Box<dyn VectorIndex + Send>>,
+    dim: usize,
     threshold: f32,
 }
 
-impl ExactFaceMatcher {
+impl RegisteredFaces {
     pub fn new(dim: usize, threshold: f32) -> Self {
         Self {
-            index: Mutex::new(ExactIndex::new(dim)),
+            index: Mutex::new(Box::new(ExactIndex::new(dim))),
+            dim,
             threshold,
         }
     }
 
-    /// Registers every registered face the store holds.
+    /// Indexes every registered face the store holds.
     pub fn load(&self, store: &RocksStore) -> Result<usize> {
-        let mut n = 0;
+        let mut faces: Vec<(PersonId, Feature)> = Vec::new();
         store.for_each_base(BaseKind::Person, |rec| {
             if let BaseRecord::Person(p) = rec
-                && let Some(f) = &p.face
+                && let Some(f) = p.face
             {
-                self.register(&p.id, f);
-                n += 1;
+                faces.push((p.id, f));
             }
             Ok(())
         })?;
-        Ok(n)
+        let mut index: Box<dyn VectorIndex + Send> = if faces.len() > EXACT_UP_TO {
+            let refs: Vec<&Feature> = faces.iter().map(|(_, f)| f).collect();
+            Box::new(IvfIndex::train(
+                self.dim,
+                &refs,
+                IvfParams::for_size(faces.len()),
+            )?)
+        } else {
+            Box::new(ExactIndex::new(self.dim))
+        };
+        for (p, f) in &faces {
+            if let Err(e) = index.insert(p.as_str(), f) {
+                tracing::warn!(person = %p, error = %e, "registered face not indexed");
+            }
+        }
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
+        Ok(faces.len())
     }
 }
 
-impl FaceMatcher for ExactFaceMatcher {
+impl FaceMatcher for RegisteredFaces {
     fn register(&self, person: &PersonId, face: &Feature) {
         let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
         idx.remove(person.as_str());
@@ -123,7 +144,7 @@ impl Backend {
 #[derive(Debug)]
 pub struct Projector {
     pub backend: Backend,
-    pub matcher: ExactFaceMatcher,
+    pub matcher: RegisteredFaces,
     params: RelationParams,
     clock: model::Clock,
     faces_loaded: bool,
@@ -133,7 +154,7 @@ impl Projector {
     pub fn new(config: &Config, store: &RocksStore) -> Result<Self> {
         Ok(Self {
             backend: Backend::open(config, store)?,
-            matcher: ExactFaceMatcher::new(
+            matcher: RegisteredFaces::new(
                 config.deployment.face_dim,
                 config.identity.face_match_threshold,
             ),

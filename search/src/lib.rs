@@ -3,12 +3,18 @@
 //!
 //! [`ExactIndex`] answers top-k cosine queries by brute force. It is the
 //! oracle an approximate index is measured against (recall), and the index for
-//! deployments small enough not to need one. Results are plain [`Hit`]s; index
+//! deployments small enough not to need one. [`IvfIndex`] scans only the
+//! lists nearest to the query (in memory; the on-disk ANN index comes with
+//! the search issue). Results are plain [`Hit`]s; index
 //! internals never leave this crate.
 
 use std::collections::HashMap;
 
 use model::Feature;
+
+mod ivf;
+
+pub use ivf::{IvfIndex, IvfParams};
 
 /// One result: the entity (a person id or stranger archive id) and its
 /// cosine similarity to the query.
@@ -28,7 +34,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A face-feature index: a few representative vectors per entity.
-pub trait VectorIndex {
+pub trait VectorIndex: std::fmt::Debug {
     /// Adds a representative vector of an entity.
     fn insert(&mut self, entity: &str, feature: &Feature) -> Result<()>;
     /// Removes every vector of an entity (a delete, or the losing side of a merge).
@@ -66,17 +72,7 @@ impl ExactIndex {
     }
 
     fn normalised(&self, f: &Feature) -> Result<Vec<f32>> {
-        if f.dim() != self.dim {
-            return Err(Error::Dimension {
-                got: f.dim(),
-                expected: self.dim,
-            });
-        }
-        let norm = f.as_slice().iter().map(|x| x * x).sum::<f32>().sqrt();
-        Ok(f.as_slice()
-            .iter()
-            .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
-            .collect())
+        normalise(f, self.dim)
     }
 
     /// Moves the last row into `row` (a swap-remove), keeping the maps right.
@@ -98,9 +94,24 @@ impl ExactIndex {
     }
 }
 
+/// A feature scaled to unit length (zero stays zero), checked for `dim`.
+pub(crate) fn normalise(f: &Feature, dim: usize) -> Result<Vec<f32>> {
+    if f.dim() != dim {
+        return Err(Error::Dimension {
+            got: f.dim(),
+            expected: dim,
+        });
+    }
+    let norm = f.as_slice().iter().map(|x| x * x).sum::<f32>().sqrt();
+    Ok(f.as_slice()
+        .iter()
+        .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
+        .collect())
+}
+
 /// Dot product with eight independent sums, which the compiler turns into
 /// SIMD lanes.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca

@@ -940,18 +940,12 @@ fn timelines_and_trajectories() {
     .unwrap();
     assert_eq!(gate.items[0].subjects, std::slice::from_ref(&a));
 
-    let clock = Clock::default();
-    let params = TrajectoryParams::default();
-    let t = timeline::trajectory(
-        &w.store,
-        &a,
-        Timestamp(0),
-        at(9, "00:00:00"),
-        None,
-        &clock,
-        &params,
-    )
-    .unwrap();
+    let track = |from: Timestamp, to: Timestamp, area: Option<&Area>| {
+        let (clock, params) = (Clock::default(), TrajectoryParams::default());
+        timeline::trajectory(&w.store, &a, from, to, area, &clock, &params)
+    };
+    let all_days = (Timestamp(0), at(9, "00:00:00"));
+    let t = track(all_days.0, all_days.1, None).unwrap();
     assert_eq!(t.points.len(), 16);
     // unit door and gate are ~15 m apart: one stay, which runs overnight
     // from the evening's return to the next morning's departure; work is another
@@ -1002,16 +996,7 @@ fn timelines_and_trajectories() {
             lat: 33.41,
         },
     ]);
-    let t = timeline::trajectory(
-        &w.store,
-        &a,
-        Timestamp(0),
-        at(9, "00:00:00"),
-        Some(&c2),
-        &clock,
-        &params,
-    )
-    .unwrap();
+    let t = track(all_days.0, all_days.1, Some(&c2)).unwrap();
     assert_eq!(t.points.len(), 4);
     assert!(t.points.iter().all(|p| p.device.as_str() == "G2"));
     let near_gate = Area::Radius {
@@ -1021,40 +1006,11 @@ fn timelines_and_trajectories() {
         },
         meters: 5.0,
     };
-    let t = timeline::trajectory(
-        &w.store,
-        &a,
-        Timestamp(0),
-        at(9, "00:00:00"),
-        Some(&near_gate),
-        &clock,
-        &params,
-    )
-    .unwrap();
+    let t = track(all_days.0, all_days.1, Some(&near_gate)).unwrap();
     assert_eq!(t.points.len(), 6);
-    let t = timeline::trajectory(
-        &w.store,
-        &a,
-        at(1, "00:00:00"),
-        at(1, "12:00:00"),
-        Some(&near_gate),
-        &clock,
-        &params,
-    )
-    .unwrap();
+    let t = track(at(1, "00:00:00"), at(1, "12:00:00"), Some(&near_gate)).unwrap();
     assert_eq!(t.points.len(), 1);
-    assert!(
-        timeline::trajectory(
-            &w.store,
-            &a,
-            Timestamp(0),
-            at(9, "00:00:00"),
-            Some(&Area::Polygon(vec![])),
-            &clock,
-            &params
-        )
-        .is_err()
-    );
+    assert!(track(all_days.0, all_days.1, Some(&Area::Polygon(vec![]))).is_err());
 }
 
 #[test]
