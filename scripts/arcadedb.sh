@@ -12,6 +12,8 @@
 set -euo pipefail
 
 dir="${ANJU_ARCADEDB_DIR:-$HOME/.cache/anju/arcadedb}"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 version="26.10.2.post1"
 port="${ANJU_ARCADEDB_PORT:-7687}"
 password="${ANJU_ARCADEDB_PASSWORD:-anju-test-pw}"
@@ -49,6 +51,8 @@ start() {
     rm -rf "$root"
     mkdir -p "$root"
     local java="$pkg/arcadedb_embedded/jre/bin/java"
+    # the server writes its own logs under its working directory
+    cd "$root"
     nohup "$java" -Xmx1g \
         -cp "$pkg/arcadedb_embedded/jars/*" \
         -Darcadedb.server.rootPath="$root" \

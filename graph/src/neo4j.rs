@@ -440,7 +440,20 @@ impl RelationStore for Neo4jGraph {
     }
 
     fn clear(&self) -> Result<()> {
-        self.run(self.cy("MATCH (n:AnjuNode) DETACH DELETE n"))
+        // in slices, so that no one statement outlives the timeout on a big graph
+        let q = "MATCH (n:AnjuNode) WITH n LIMIT 5000 DETACH DELETE n RETURN count(n) AS n";
+        loop {
+            let deleted = self
+                .rows(self.cy(q))?
+                .first()
+                .map(|r| r.get::<i64>("n"))
+                .transpose()
+                .map_err(|e| db_err("reading a count", e))?
+                .unwrap_or(0);
+            if deleted == 0 {
+                return Ok(());
+            }
+        }
     }
 
     fn node(&self, n: &NodeRef) -> Result<Option<Node>> {

@@ -118,6 +118,11 @@ impl IvfIndex {
         })
     }
 
+    /// Every (entity, normalised vector) held.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        self.lists.iter().flat_map(ExactIndex::entries)
+    }
+
     /// The `nprobe` lists nearest to a normalised vector.
     fn probe(&self, q: &[f32]) -> Vec<usize> {
         let mut scored: Vec<(f32, usize)> = self

@@ -75,6 +75,14 @@ impl ExactIndex {
         normalise(f, self.dim)
     }
 
+    /// Every (entity, normalised vector) held, e.g. to build another index.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        self.owner
+            .iter()
+            .map(String::as_str)
+            .zip(self.data.chunks_exact(self.dim.max(1)))
+    }
+
     /// Moves the last row into `row` (a swap-remove), keeping the maps right.
     fn remove_row(&mut self, row: usize) {
         let last = self.owner.len() - 1;
