@@ -195,7 +195,7 @@ fn fixtures(
     Ok(ExitCode::SUCCESS)
 }
 
-fn bar_for(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+pub(crate) fn bar_for(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }

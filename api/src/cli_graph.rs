@@ -2,6 +2,7 @@
 //! neighbours / subgraph / paths / common associates, timelines and
 //! trajectories. Answers are printed as JSON.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -213,11 +214,26 @@ pub fn project(config: &Config, rebuild: bool, digest: bool) -> Result<ExitCode>
     let started = Instant::now();
     let p = projector.projection(&store)?;
     let (base_lag, event_lag) = p.lag()?;
-    let stats = if rebuild {
-        p.rebuild(|_| {})?
+    let total = if rebuild {
+        store.base_log_len() + store.log_len()
     } else {
-        p.catch_up(|_| {})?
+        base_lag + event_lag
     };
+    let bar = crate::cli::bar_for(
+        std::io::stderr().is_terminal(),
+        total,
+        "{bar:30} {pos}/{len} records {elapsed} {msg}",
+    );
+    let show = |s: &graph::project::ProjectStats| {
+        bar.set_position(s.base_records + s.events);
+        bar.set_message(format!("{} graph changes", s.graph_ops));
+    };
+    let stats = if rebuild {
+        p.rebuild(show)?
+    } else {
+        p.catch_up(show)?
+    };
+    bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     drop(p);
     store.flush()?;

@@ -234,6 +234,14 @@ mod tests {
         (ids, sample)
     }
 
+    pub(super) fn world_for_sizing(
+        n_ids: usize,
+        dim: usize,
+        seed: u64,
+    ) -> (Vec<Vec<f32>>, impl FnMut(usize) -> Feature) {
+        world(n_ids, dim, seed)
+    }
+
     #[test]
     fn recall_against_exact_search() {
         let (dim, n) = (48, 4000);
@@ -278,6 +286,77 @@ mod tests {
         assert!(
             ivf.search(&Feature::new(vec![1.0], 1).unwrap(), 1, 0.0)
                 .is_err()
+        );
+    }
+}
+
+#[cfg(test)]
+mod sizing {
+    //! `cargo test --release -p search sizing -- --ignored --nocapture`:
+    //! recall and cost of the inverted file at city scale, per `nprobe`.
+
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, minutes in a debug build"]
+    fn recall_and_cost_by_nprobe() {
+        let (dim, n) = (128, 100_000);
+        let (_, mut sample) = super::tests::world_for_sizing(n, dim, 11);
+        let registered: Vec<Feature> = (0..n).map(&mut sample).collect();
+        let refs: Vec<&Feature> = registered.iter().collect();
+        let base = IvfParams::for_size(n);
+        let t0 = Instant::now();
+        let mut ivf = IvfIndex::train(dim, &refs, base).unwrap();
+        let mut exact = ExactIndex::new(dim);
+        for (i, f) in registered.iter().enumerate() {
+            ivf.insert(&format!("p{i}"), f).unwrap();
+            exact.insert(&format!("p{i}"), f).unwrap();
+        }
+        println!(
+            "n {n}, nlist {}, built in {:.1} s",
+            base.nlist,
+            t0.elapsed().as_secs_f64()
+        );
+        let queries: Vec<(usize, Feature)> = (0..400)
+            .map(|q| (q * 211 % n, sample(q * 211 % n)))
+            .collect();
+        for nprobe in [4, 8, 16, 32, base.nprobe] {
+            ivf.nprobe = nprobe;
+            let t0 = Instant::now();
+            let found = queries
+                .iter()
+                .filter(|(i, f)| {
+                    ivf.search(f, 1, 0.8)
+                        .unwrap()
+                        .first()
+                        .map(|h| h.entity.clone())
+                        == Some(format!("p{i}"))
+                })
+                .count();
+            let ms = t0.elapsed().as_secs_f64() * 1000.0 / queries.len() as f64;
+            println!(
+                "nprobe {nprobe:>4}: recall@1 {:.3}, {ms:.3} ms/query",
+                found as f64 / queries.len() as f64
+            );
+        }
+        let t0 = Instant::now();
+        let found = queries
+            .iter()
+            .filter(|(i, f)| {
+                exact
+                    .search(f, 1, 0.8)
+                    .unwrap()
+                    .first()
+                    .map(|h| h.entity.clone())
+                    == Some(format!("p{i}"))
+            })
+            .count();
+        println!(
+            "exact     : recall@1 {:.3}, {:.3} ms/query",
+            found as f64 / queries.len() as f64,
+            t0.elapsed().as_secs_f64() * 1000.0 / queries.len() as f64
         );
     }
 }
