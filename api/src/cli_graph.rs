@@ -78,6 +78,18 @@ pub enum GraphCmd {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+    /// Copy the graph from the configured backend into the one another
+    /// config names (moving a deployment from the embedded store to Neo4j):
+    /// the target is cleared first. Switch the config afterwards; the
+    /// projection goes on from its checkpoint.
+    Copy {
+        /// The config whose `[graph]` section names the target.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Operations per write batch.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+    },
     /// Nodes linked to all of the given nodes.
     Common {
         #[arg(required = true, num_args = 2..)]
@@ -267,6 +279,9 @@ pub fn project(config: &Config, rebuild: bool, digest: bool) -> Result<ExitCode>
 }
 
 pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
+    if let GraphCmd::Copy { to, batch } = &cmd {
+        return copy(config, to, *batch);
+    }
     let store = open_read(config)?;
     let backend = Backend::open(config, &store)?;
     let g = backend.store();
@@ -352,6 +367,7 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
                 })).collect::<Vec<_>>(),
             })
         }
+        GraphCmd::Copy { .. } => unreachable!("handled above"),
         GraphCmd::Common {
             nodes,
             limit,
@@ -368,6 +384,51 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
         }
     };
     say_json(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `anju graph copy --to CONFIG`.
+fn copy(config: &Config, to: &std::path::Path, batch: usize) -> Result<ExitCode> {
+    let store = open_read(config)?;
+    let source = Backend::open(config, &store)?;
+    let mut target_config = Config::load(Some(to))?;
+    target_config.store.path = config.store.path.clone();
+    let target = Backend::open(&target_config, &store)?;
+    let (src, dst) = (source.store(), target.store());
+    if src.backend() == dst.backend() && src.backend() == "rocksdb" {
+        bail!("source and target are the same embedded graph");
+    }
+    let started = Instant::now();
+    let (nodes, edges) = src.export()?;
+    let read = started.elapsed().as_secs_f64();
+    dst.clear()?;
+    let ops: Vec<graph::GraphOp> = nodes
+        .into_iter()
+        .map(graph::GraphOp::Node)
+        .chain(edges.into_iter().map(graph::GraphOp::Upsert))
+        .collect();
+    let bar = crate::cli::bar_for(
+        std::io::stderr().is_terminal(),
+        ops.len() as u64,
+        "{bar:30} {pos}/{len} {elapsed}",
+    );
+    let t0 = Instant::now();
+    for chunk in ops.chunks(batch.max(1)) {
+        dst.apply(chunk)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let written = t0.elapsed().as_secs_f64();
+    let (n, per) = dst.counts()?;
+    say!(
+        "copied {} nodes and {} relations from {} to {} in {:.1} s (read {read:.1} s, wrote {written:.1} s: {:.0} operations/s)",
+        n,
+        per.values().sum::<u64>(),
+        src.backend(),
+        dst.backend(),
+        started.elapsed().as_secs_f64(),
+        ops.len() as f64 / written.max(1e-3)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -379,6 +379,24 @@ fn neo4j_backend_holds_the_same_graph_as_the_embedded_one() {
             "{n}"
         );
     }
+    // moving the embedded deployment's graph to Neo4j: copy, then switch the config
+    let copy_config = dir.path().join("copy.toml");
+    std::fs::write(
+        &copy_config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("label = \"E2E_", "label = \"COPY_"),
+    )
+    .unwrap();
+    let out = ok(with_store(&embedded)
+        .args(["graph", "copy", "--to"])
+        .arg(&copy_config));
+    assert!(out.contains("from rocksdb to neo4j"), "{out}");
+    let switched = ok(with_store(&embedded)
+        .arg("--config")
+        .arg(&copy_config)
+        .args(["project", "--digest"]));
+    assert_eq!(derived_digest(&switched), expected);
     // an unreachable server: ingest still stores everything and says the graph is behind
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "version = 1\n[graph]\nbackend = \"neo4j\"\n[graph.neo4j]\nuri = \"127.0.0.1:9\"\ntimeout_secs = 2\n").unwrap();
