@@ -105,6 +105,10 @@ pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
                 ms: Vec::new(),
                 size: 0.0,
             };
+            // a warm-up pass, so that no workload pays for the caches of another
+            for p in sample.iter().take(50) {
+                f(p)?;
+            }
             let mut total = 0usize;
             for p in &sample {
                 let (ms, n) = time(|| f(p))?;

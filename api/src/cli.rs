@@ -164,7 +164,7 @@ fn fixtures(
     gzip: bool,
 ) -> Result<ExitCode> {
     let Some(p) = fixtures::Preset::parse(preset) else {
-        bail!("unknown preset {preset:?} (expected small, town or city)")
+        bail!("unknown preset {preset:?} (expected small, town, city or metro)")
     };
     let mut cfg = fixtures::FixtureConfig::new(p, seed, &out);
     cfg.days = days.unwrap_or(p.default_days());
