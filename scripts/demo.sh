@@ -10,6 +10,11 @@ anju="$CARGO_TARGET_DIR/release/anju"
 data="${ANJU_DATA:-data}"
 
 "$anju" fixtures --preset small --seed 42 --out "$data/demo"
+# a demo store written by an earlier, incompatible version is started afresh
+if [ -d "$data/store" ] && "$anju" --store "$data/store" stats 2>&1 | grep -q "this build reads"; then
+    echo "the demo store is from an earlier version of the store format: starting it afresh"
+    rm -rf "$data/store"
+fi
 # ingesting again is harmless: every event is stored once
 "$anju" --store "$data/store" ingest "$data/demo"
 "$anju" --store "$data/store" stats
