@@ -10,7 +10,7 @@ use model::Feature;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::{Error, ExactIndex, Hit, Result, VectorIndex, dot, normalise};
+use crate::{Error, ExactIndex, Hit, Result, VectorIndex, dot, normalise, top_k};
 
 /// How an [`IvfIndex`] is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,17 +189,7 @@ impl VectorIndex for IvfIndex {
                 *e = e.max(h.score);
             }
         }
-        let mut hits: Vec<Hit> = best
-            .into_iter()
-            .map(|(entity, score)| Hit { entity, score })
-            .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.entity.cmp(&b.entity))
-        });
-        hits.truncate(k);
-        Ok(hits)
+        Ok(top_k(best, k))
     }
 
     fn len(&self) -> usize {

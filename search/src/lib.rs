@@ -102,6 +102,25 @@ impl ExactIndex {
     }
 }
 
+/// The `k` best entities of a map entity → best score, best first (ties by
+/// entity, so answers are deterministic).
+pub(crate) fn top_k(best: HashMap<impl Into<String>, f32>, k: usize) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = best
+        .into_iter()
+        .map(|(entity, score)| Hit {
+            entity: entity.into(),
+            score,
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.entity.cmp(&b.entity))
+    });
+    hits.truncate(k);
+    hits
+}
+
 /// A feature scaled to unit length (zero stays zero), checked for `dim`.
 pub(crate) fn normalise(f: &Feature, dim: usize) -> Result<Vec<f32>> {
     if f.dim() != dim {
@@ -172,20 +191,7 @@ impl VectorIndex for ExactIndex {
                 }
             }
         }
-        let mut hits: Vec<Hit> = best
-            .into_iter()
-            .map(|(entity, score)| Hit {
-                entity: entity.to_owned(),
-                score,
-            })
-            .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.entity.cmp(&b.entity))
-        });
-        hits.truncate(k);
-        Ok(hits)
+        Ok(top_k(best, k))
     }
 
     fn len(&self) -> usize {

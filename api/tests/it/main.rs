@@ -43,18 +43,18 @@ fn ok(cmd: &mut Command) -> String {
 
 /// A small city of `days` days under `dir/data`.
 fn city(dir: &Path, days: u32) -> PathBuf {
-    let data = dir.join("data");
+    small_city(dir, 3, days, "data")
+}
+
+/// A small city of seed `seed` and `days` days under `dir/name`.
+fn small_city(dir: &Path, seed: u64, days: u32, name: &str) -> PathBuf {
+    let data = dir.join(name);
     ok(anju()
-        .args([
-            "fixtures",
-            "--preset",
-            "small",
-            "--seed",
-            "3",
-            "--days",
-            &days.to_string(),
-            "--out",
-        ])
+        .args(["fixtures", "--preset", "small", "--seed"])
+        .arg(seed.to_string())
+        .arg("--days")
+        .arg(days.to_string())
+        .arg("--out")
         .arg(&data));
     data
 }

@@ -11,20 +11,7 @@ use serde_json::Value;
 use crate::{anju, ok};
 
 fn city(dir: &Path, seed: u64, days: u32) -> std::path::PathBuf {
-    let data = dir.join(format!("data-{seed}-{days}"));
-    ok(anju()
-        .args([
-            "fixtures",
-            "--preset",
-            "small",
-            "--seed",
-            &seed.to_string(),
-            "--days",
-            &days.to_string(),
-            "--out",
-        ])
-        .arg(&data));
-    data
+    crate::small_city(dir, seed, days, &format!("data-{seed}-{days}"))
 }
 
 fn with_store(store: &Path) -> std::process::Command {
