@@ -117,8 +117,12 @@ impl FaceMatcher for RegisteredFaces {
     }
 
     fn identify(&self, feature: &Feature) -> Option<NodeRef> {
-        self.settle();
         let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        // trained on first use after the faces grew, not on every registration
+        // (a first load registers them in thousands)
+        if let Err(e) = idx.grow(self.dim) {
+            tracing::warn!(error = %e, "face index not retrained");
+        }
         let hit = idx
             .index()
             .search(feature, 1, self.threshold)

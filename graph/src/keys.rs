@@ -49,6 +49,15 @@ impl KeyBuf {
         self.tag(tag).str(n.key())
     }
 
+    /// A relation kind: its position in [`model::RelKind::ALL`].
+    pub fn rel(self, k: model::RelKind) -> Self {
+        let tag = model::RelKind::ALL
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or(0) as u8;
+        self.tag(tag)
+    }
+
     /// Appends already-encoded bytes (a nested key) verbatim, as the last part.
     pub fn raw(mut self, bytes: &[u8]) -> Self {
         self.0.extend_from_slice(bytes);

@@ -218,10 +218,6 @@ const UNRES_TAG: u8 = 2;
 /// (UTF-8 never contains 0xFF).
 const MERGE_PREFIX: u8 = 0xFF;
 
-fn rel_tag(k: RelKind) -> u8 {
-    RelKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
-}
-
 fn checkpoint_key() -> Vec<u8> {
     vec![st::CHECKPOINT]
 }
@@ -239,11 +235,7 @@ fn tl_key(subject: &NodeRef, t: Timestamp, ev: &EventId, slot: u8) -> Vec<u8> {
 }
 
 fn acc_prefix(kind: RelKind, from: &NodeRef, to: &NodeRef) -> Vec<u8> {
-    KeyBuf::new()
-        .tag(rel_tag(kind))
-        .node(from)
-        .node(to)
-        .into_bytes()
+    KeyBuf::new().rel(kind).node(from).node(to).into_bytes()
 }
 
 /// Evidence for an event-derived relation: the two events, their time, and
@@ -1816,14 +1808,7 @@ pub struct Evidence {
 pub fn evidence(store: &RocksStore, key: &EdgeKey, limit: usize) -> Result<Vec<Evidence>> {
     let prefix = acc_prefix(key.kind, &key.from, &key.to);
     let mut out = Vec::new();
-    for item in store.db().iterator_cf(
-        store.handle(CF_ACC),
-        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-    ) {
-        let (k, v) = item?;
-        if !k.starts_with(&prefix) {
-            break;
-        }
+    for (k, v) in Stored(store).prefix(CF_ACC, &prefix)? {
         let mut r = KeyReader::new(&k[prefix.len()..]);
         let (Ok(day), Ok(e1), Ok(e2)) = (r.i64(), r.str(), r.str()) else {
             continue;

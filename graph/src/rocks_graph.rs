@@ -21,13 +21,6 @@ use crate::{Error, Result, RocksStore};
 const OUT: u8 = 0;
 const IN: u8 = 1;
 
-fn rel_tag(k: model::RelKind) -> u8 {
-    model::RelKind::ALL
-        .iter()
-        .position(|x| *x == k)
-        .unwrap_or(0) as u8
-}
-
 fn node_key(n: &NodeRef) -> Vec<u8> {
     KeyBuf::new().node(n).into_bytes()
 }
@@ -41,7 +34,7 @@ fn edge_key(k: &EdgeKey, dir: u8) -> Vec<u8> {
     KeyBuf::new()
         .node(end)
         .tag(dir)
-        .tag(rel_tag(k.kind))
+        .rel(k.kind)
         .node(other)
         .str(&k.ctx)
         .into_bytes()

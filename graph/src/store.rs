@@ -678,29 +678,38 @@ impl RocksStore {
     /// Events in order of arrival from sequence `from`, at most `limit`;
     /// projections resume from a recorded sequence with this.
     pub fn log_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
+        self.read_log(CF_LOG, CF_EVENTS, from, limit)
+    }
+
+    /// A log (sequence → key) from `from`, at most `limit` entries, each with
+    /// the record its key names in `target`.
+    fn read_log<T: serde::de::DeserializeOwned>(
+        &self,
+        log: &str,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, T)>> {
         let start = from.to_be_bytes();
         let mut out = Vec::new();
         for item in self
             .db
-            .iterator_cf(
-                self.cf(CF_LOG),
-                IteratorMode::From(&start, Direction::Forward),
-            )
+            .iterator_cf(self.cf(log), IteratorMode::From(&start, Direction::Forward))
             .take(limit)
         {
-            let (k, id_key) = item?;
+            let (k, key) = item?;
             let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| Error::Corrupt {
                 key: format!("{k:02x?}"),
-                why: "log key is not 8 bytes".into(),
+                why: format!("{log} key is not 8 bytes"),
             })?);
             let v = self
                 .db
-                .get_pinned_cf(self.cf(CF_EVENTS), &id_key)?
+                .get_pinned_cf(self.cf(target), &key)?
                 .ok_or_else(|| Error::Corrupt {
-                    key: String::from_utf8_lossy(&id_key).into_owned(),
-                    why: "log names a missing event".into(),
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    why: format!("{log} names a missing record"),
                 })?;
-            out.push((seq, decode(&id_key, &v)?));
+            out.push((seq, decode(&key, &v)?));
         }
         Ok(out)
     }
@@ -946,31 +955,7 @@ impl RocksStore {
     /// Base records in the order they were accepted (new or changed) from
     /// sequence `from`, at most `limit`: (sequence, the record as it is now).
     pub fn base_log_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, BaseRecord)>> {
-        let start = from.to_be_bytes();
-        let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(
-                self.cf(CF_BLOG),
-                IteratorMode::From(&start, Direction::Forward),
-            )
-            .take(limit)
-        {
-            let (k, base) = item?;
-            let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| Error::Corrupt {
-                key: format!("{k:02x?}"),
-                why: "base log key is not 8 bytes".into(),
-            })?);
-            let v = self
-                .db
-                .get_pinned_cf(self.cf(CF_BASE), &base)?
-                .ok_or_else(|| Error::Corrupt {
-                    key: format!("{base:02x?}"),
-                    why: "base log names a missing record".into(),
-                })?;
-            out.push((seq, decode(&base, &v)?));
-        }
-        Ok(out)
+        self.read_log(CF_BLOG, CF_BASE, from, limit)
     }
 
     /// Calls `f` with every base record of a kind, in key order.
