@@ -12,8 +12,10 @@ use std::collections::HashMap;
 
 use model::Feature;
 
+mod face;
 mod ivf;
 
+pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats};
 pub use ivf::{IvfIndex, IvfParams};
 
 /// One result: the entity (a person id or stranger archive id) and its
@@ -123,15 +125,18 @@ pub(crate) fn top_k(best: HashMap<impl Into<String>, f32>, k: usize) -> Vec<Hit>
 
 /// A feature scaled to unit length (zero stays zero), checked for `dim`.
 pub(crate) fn normalise(f: &Feature, dim: usize) -> Result<Vec<f32>> {
-    if f.dim() != dim {
+    normalise_slice(f.as_slice(), dim)
+}
+
+pub(crate) fn normalise_slice(v: &[f32], dim: usize) -> Result<Vec<f32>> {
+    if v.len() != dim {
         return Err(Error::Dimension {
-            got: f.dim(),
+            got: v.len(),
             expected: dim,
         });
     }
-    let norm = f.as_slice().iter().map(|x| x * x).sum::<f32>().sqrt();
-    Ok(f.as_slice()
-        .iter()
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    Ok(v.iter()
         .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
         .collect())
 }
