@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub identity: Identity,
     #[serde(default)]
+    pub search: SearchSection,
+    #[serde(default)]
     pub trajectory: TrajectorySection,
 }
 
@@ -84,14 +86,50 @@ impl Default for Neo4jSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Identity {
-    /// Cosine similarity at or above which a face is a registered person's.
+    /// Cosine similarity at or above which a face is a registered person's
+    /// (and a newly registered face claims a stranger archive).
     pub face_match_threshold: f32,
+    /// Cosine similarity at or above which an unregistered face joins a
+    /// stranger archive (below: it opens a new one).
+    pub stranger_threshold: f32,
+    /// Most vectors kept per stranger archive.
+    pub representatives: usize,
+    /// A capture less similar than this to all of its archive's vectors
+    /// becomes one more (while there is room).
+    pub representative_below: f32,
+    /// HNSW search breadth (higher: better recall, slower).
+    pub ef_search: usize,
 }
 
 impl Default for Identity {
     fn default() -> Self {
         Self {
             face_match_threshold: 0.8,
+            stranger_threshold: 0.7,
+            representatives: 4,
+            representative_below: 0.9,
+            ef_search: 128,
+        }
+    }
+}
+
+/// Where the search indexes (full-text, faces) live. Both are derived from
+/// the store and rebuilt by `anju rebuild`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchSection {
+    /// Default: `search/` inside the store's directory (one directory is
+    /// one deployment; RocksDB leaves a directory it does not know alone).
+    pub path: Option<PathBuf>,
+    /// Writer memory of the full-text index.
+    pub text_writer_mb: usize,
+}
+
+impl Default for SearchSection {
+    fn default() -> Self {
+        Self {
+            path: None,
+            text_writer_mb: 128,
         }
     }
 }
@@ -182,6 +220,7 @@ impl Default for Config {
             graph: GraphSection::default(),
             relations: graph::project::RelationParams::default(),
             identity: Identity::default(),
+            search: SearchSection::default(),
             trajectory: TrajectorySection::default(),
         }
     }
@@ -201,6 +240,14 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Where the search indexes live.
+    pub fn search_dir(&self) -> PathBuf {
+        self.search
+            .path
+            .clone()
+            .unwrap_or_else(|| self.store.path.join("search"))
+    }
+
     /// Reads and validates a config file; without one, the defaults.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let cfg = match path {
@@ -263,9 +310,20 @@ impl Config {
                 "graph.neo4j.label {label:?} must be letters, digits and _ (not starting with a digit)"
             )));
         }
-        if !(0.0..=1.0).contains(&self.identity.face_match_threshold) {
+        for (name, v) in [
+            ("face_match_threshold", self.identity.face_match_threshold),
+            ("stranger_threshold", self.identity.stranger_threshold),
+            ("representative_below", self.identity.representative_below),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ConfigError::Invalid(format!(
+                    "identity.{name} must be between 0 and 1"
+                )));
+            }
+        }
+        if self.identity.representatives == 0 || self.identity.ef_search == 0 {
             return Err(ConfigError::Invalid(
-                "identity.face_match_threshold must be between 0 and 1".into(),
+                "identity.representatives and identity.ef_search must be at least 1".into(),
             ));
         }
         if self.trajectory.stay_radius_m.is_nan()

@@ -9,4 +9,5 @@ pub mod cli;
 mod cli_graph;
 pub mod config;
 pub mod graphs;
+pub mod identity;
 mod sysinfo;

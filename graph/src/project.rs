@@ -31,9 +31,9 @@ use std::sync::Mutex;
 
 use chrono::Datelike;
 use model::{
-    BaseKind, BaseRecord, Clock, Device, DeviceKind, Direction, Event, EventBody, EventId,
-    EventKind, Feature, HouseUse, NodeRef, PersonId, Plate, RelKind, Residence, ResidenceRole,
-    Timestamp,
+    BaseKind, BaseRecord, Clock, CommunityId, Device, DeviceKind, Direction, Event, EventBody,
+    EventId, EventKind, Feature, HouseUse, NodeRef, PersonId, Plate, RelKind, Residence,
+    ResidenceRole, Timestamp,
 };
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
@@ -85,15 +85,63 @@ impl Default for RelationParams {
     }
 }
 
+/// Where a face was captured: the event, the feature's slot in it, when,
+/// and the community of the capturing device (when known).
+#[derive(Debug, Clone, Copy)]
+pub struct Capture<'x> {
+    pub event: &'x EventId,
+    pub slot: u8,
+    pub time: Timestamp,
+    pub community: Option<&'x CommunityId>,
+}
+
 /// Attributes a face feature that came without a person id: to a registered
-/// person, a stranger archive, or nobody. The composition root wires an
-/// index here (exact search over registered faces today; ANN and stranger
-/// clustering with the search issue).
+/// person, else a stranger archive (一人一档). The composition root wires the
+/// face index here.
+///
+/// The matcher's own state (which archives exist, their representative
+/// vectors) is a function of the attributions the projection records: the
+/// projection tells it every attribution it projects ([`observe`]), recorded
+/// or fresh, in log order, so replaying the logs rebuilds it. Its durable
+/// state carries the projection checkpoint it reflects ([`commit`]); the
+/// projection replays the gap on open.
+///
+/// [`observe`]: FaceMatcher::observe
+/// [`commit`]: FaceMatcher::commit
 pub trait FaceMatcher: Send + Sync + std::fmt::Debug {
-    /// A registered person's face arrived or changed.
-    fn register(&self, person: &PersonId, face: &Feature);
-    /// Who this feature belongs to, if anyone.
-    fn identify(&self, feature: &Feature) -> Option<NodeRef>;
+    /// A registered person's face arrived or changed (or where they live:
+    /// `community` is that of a current registration, for scoped searches).
+    fn register(&self, person: &PersonId, face: &Feature, community: Option<&CommunityId>);
+    /// Who this feature belongs to. With `strangers`, a face that matches no
+    /// registered person joins the nearest stranger archive or opens one;
+    /// without, only a registered person is an answer.
+    fn identify(
+        &self,
+        feature: &Feature,
+        capture: &Capture<'_>,
+        strangers: bool,
+    ) -> Option<NodeRef>;
+    /// A feature was attributed to `who` (merges followed).
+    fn observe(&self, _who: &NodeRef, _feature: &Feature, _capture: &Capture<'_>) {}
+    /// Stranger archives that are this newly registered face (to be merged).
+    fn claims(&self, _person: &PersonId, _face: &Feature) -> Vec<NodeRef> {
+        Vec::new()
+    }
+    /// A stranger archive was merged into `into`.
+    fn merged(&self, _archive: &NodeRef, _into: &NodeRef) {}
+    /// The projection checkpoint the matcher's durable state reflects.
+    fn checkpoint(&self) -> Option<Checkpoint> {
+        None
+    }
+    /// Makes the state durable as of `ck` (`end`: the run is over; otherwise
+    /// the matcher may defer).
+    fn commit(&self, _ck: &Checkpoint, _end: bool) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// Forgets everything (before a rebuild or replay from the start).
+    fn clear(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A matcher that recognises nobody.
@@ -101,8 +149,8 @@ pub trait FaceMatcher: Send + Sync + std::fmt::Debug {
 pub struct NoFaceMatcher;
 
 impl FaceMatcher for NoFaceMatcher {
-    fn register(&self, _: &PersonId, _: &Feature) {}
-    fn identify(&self, _: &Feature) -> Option<NodeRef> {
+    fn register(&self, _: &PersonId, _: &Feature, _: Option<&CommunityId>) {}
+    fn identify(&self, _: &Feature, _: &Capture<'_>, _: bool) -> Option<NodeRef> {
         None
     }
 }
@@ -409,6 +457,7 @@ impl<'a> Projection<'a> {
             return Err(Error::ReadOnly);
         }
         let mut stats = ProjectStats::default();
+        self.sync_matcher()?;
         let mut ck = self.checkpoint()?;
         loop {
             let mut tx = Tx::new(self.store);
@@ -436,9 +485,111 @@ impl<'a> Projection<'a> {
                 break;
             }
             stats.graph_ops += self.commit(tx, ck)?;
+            self.commit_matcher(&ck, false)?;
             progress(&stats);
         }
+        self.commit_matcher(&ck, true)?;
         Ok(stats)
+    }
+
+    fn commit_matcher(&self, ck: &Checkpoint, end: bool) -> Result<()> {
+        self.matcher
+            .commit(ck, end)
+            .map_err(|e| Error::Storage(format!("face index: {e}")))
+    }
+
+    /// Brings the face matcher up to the projection checkpoint: it replays
+    /// the recorded attributions its durable state does not reflect (all of
+    /// them when it is ahead of the projection or has none). Nothing is
+    /// identified anew: every attribution in the gap is recorded.
+    pub fn sync_matcher(&self) -> Result<u64> {
+        let ck = self.checkpoint()?;
+        let from = match self.matcher.checkpoint() {
+            Some(m) if m == ck => return Ok(0),
+            Some(m) if m.base <= ck.base && m.events <= ck.events => m,
+            _ => {
+                self.matcher
+                    .clear()
+                    .map_err(|e| Error::Storage(format!("face index: {e}")))?;
+                Checkpoint::default()
+            }
+        };
+        let mut replayed = 0u64;
+        let mut at = from;
+        while at.base < ck.base {
+            let chunk = self.store.base_log_from(at.base, self.chunk)?;
+            let Some(last) = chunk.last().map(|(s, _)| *s) else {
+                break;
+            };
+            for (seq, rec) in &chunk {
+                if *seq >= ck.base {
+                    break;
+                }
+                self.register_face(rec)?;
+                replayed += 1;
+            }
+            at.base = (last + 1).min(ck.base);
+        }
+        while at.events < ck.events {
+            let chunk = self.store.log_from(at.events, self.chunk)?;
+            let Some(last) = chunk.last().map(|(s, _)| *s) else {
+                break;
+            };
+            // a read-only view: attributions in the gap are all recorded
+            let mut tx = Tx::new(self.store);
+            for (seq, ev) in &chunk {
+                if *seq >= ck.events {
+                    break;
+                }
+                self.subjects(&mut tx, ev)?;
+                replayed += 1;
+            }
+            at.events = (last + 1).min(ck.events);
+        }
+        self.commit_matcher(&ck, true)?;
+        Ok(replayed)
+    }
+
+    /// Tells the matcher about a registered face (a person record, or a
+    /// residence that moves where the person is registered).
+    fn register_face(&self, rec: &BaseRecord) -> Result<()> {
+        let person = match rec {
+            BaseRecord::Person(p) => Some(p.clone()),
+            BaseRecord::Residence(r) => {
+                match self.store.base(BaseKind::Person, r.person.as_str())? {
+                    Some(BaseRecord::Person(p)) => Some(p),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(p) = person
+            && let Some(f) = &p.face
+        {
+            let community = self.community_of(&p.id)?;
+            self.matcher.register(&p.id, f, community.as_ref());
+        }
+        Ok(())
+    }
+
+    /// The community of a person's current registration (the first, if several).
+    fn community_of(&self, person: &PersonId) -> Result<Option<CommunityId>> {
+        let mut houses = Vec::new();
+        self.store
+            .for_each_base_with(BaseKind::Residence, &format!("{person}\u{1f}"), |rec| {
+                if let BaseRecord::Residence(r) = rec
+                    && r.until.is_none_or(|u| u > self.now)
+                {
+                    houses.push(r.house);
+                }
+                Ok(())
+            })?;
+        for h in houses {
+            if let Some(BaseRecord::House(h)) = self.store.base(BaseKind::House, h.as_str())? {
+                return Ok(Some(h.community));
+            }
+        }
+        Ok(None)
     }
 
     /// Clears every derived state (timelines, evidence, indexes, the graph)
@@ -458,6 +609,9 @@ impl<'a> Projection<'a> {
         if let GraphTarget::External(g) = self.target {
             g.clear()?;
         }
+        self.matcher
+            .clear()
+            .map_err(|e| Error::Storage(format!("face index: {e}")))?;
         self.devices
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -475,13 +629,27 @@ impl<'a> Projection<'a> {
             )));
         }
         let mut tx = Tx::new(self.store);
+        let reprojected = self.merge_in(&mut tx, archive, into)?;
+        let ck = self.checkpoint()?;
+        let graph_ops = self.commit(tx, ck)?;
+        self.commit_matcher(&ck, true)?;
+        Ok(ProjectStats {
+            reprojected,
+            graph_ops,
+            ..ProjectStats::default()
+        })
+    }
+
+    /// A merge inside a running transaction; returns how many events were
+    /// projected again.
+    fn merge_in(&self, tx: &mut Tx<'_>, archive: &NodeRef, into: &NodeRef) -> Result<u64> {
         tx.put(
             CF_ATTR,
             KeyBuf::new().tag(MERGE_PREFIX).node(archive).into_bytes(),
             encode(into)?,
         );
+        self.matcher.merged(archive, into);
         // the merge must be visible to the re-projection below
-        let mut stats = ProjectStats::default();
         let prefix = tl_prefix(archive).into_bytes();
         let mut ids = BTreeSet::new();
         for (k, _) in tx.prefix(CF_TL, &prefix)? {
@@ -491,16 +659,15 @@ impl<'a> Projection<'a> {
                 ids.insert(id);
             }
         }
+        let mut n = 0;
         for id in ids {
             if let Some(ev) = self.store.event(&id)? {
-                self.project_event(&mut tx, &ev)?;
-                stats.reprojected += 1;
+                self.project_event(tx, &ev)?;
+                n += 1;
             }
         }
         tx.ops.push(GraphOp::RemoveNode(archive.clone()));
-        let ck = self.checkpoint()?;
-        stats.graph_ops = self.commit(tx, ck)?;
-        Ok(stats)
+        Ok(n)
     }
 
     fn commit(&self, mut tx: Tx<'_>, ck: Checkpoint) -> Result<u64> {
@@ -544,7 +711,7 @@ impl<'a> Projection<'a> {
             BaseRecord::Person(p) => {
                 let node = NodeRef::Person(p.id.clone());
                 tx.ops.push(GraphOp::Node(Node {
-                    node,
+                    node: node.clone(),
                     label: p.name.clone().unwrap_or_default(),
                 }));
                 if let Some(n) = &p.id_number {
@@ -564,10 +731,17 @@ impl<'a> Projection<'a> {
                         p.id.as_str().as_bytes().to_vec(),
                     );
                 }
+                let mut moved = 0;
                 if let Some(f) = &p.face {
-                    self.matcher.register(&p.id, f);
+                    self.register_face(rec)?;
+                    // stranger archives this face shows to be the person
+                    for archive in self.matcher.claims(&p.id, f) {
+                        if self.resolve(tx, archive.clone())? == archive {
+                            moved += self.merge_in(tx, &archive, &node)?;
+                        }
+                    }
                 }
-                Ok(0)
+                Ok(moved)
             }
             BaseRecord::House(h) => {
                 tx.ops.push(GraphOp::Node(Node {
@@ -590,6 +764,8 @@ impl<'a> Projection<'a> {
                     Vec::new(),
                 );
                 self.house_registrations(tx, &r.house)?;
+                // where the person lives scopes their face for searches
+                self.register_face(rec)?;
                 Ok(0)
             }
             BaseRecord::Vehicle(v) => {
@@ -952,23 +1128,39 @@ impl<'a> Projection<'a> {
     }
 
     /// Who a face feature belongs to: the recorded answer, else the matcher's
-    /// (recorded now).
+    /// (recorded now). With `strangers`, an unregistered face gets a stranger
+    /// archive. The matcher observes the answer (merges followed) either way.
     fn identify(
         &self,
         tx: &mut Tx<'_>,
-        ev: &EventId,
+        ev: &Event,
         slot: u8,
         f: &Feature,
+        strangers: bool,
     ) -> Result<Option<NodeRef>> {
         let k = KeyBuf::new()
-            .raw(&event_key(ev.as_str()))
+            .raw(&event_key(ev.id.as_str()))
             .tag(slot)
             .into_bytes();
-        if let Some(b) = tx.get(CF_ATTR, &k)? {
-            return decode(&k, &b);
+        let device = self.device(&ev.device)?;
+        let capture = Capture {
+            event: &ev.id,
+            slot,
+            time: ev.time,
+            community: device.as_ref().map(|d| &d.community),
+        };
+        let who = match tx.get(CF_ATTR, &k)? {
+            Some(b) => decode(&k, &b)?,
+            None => {
+                let who = self.matcher.identify(f, &capture, strangers);
+                tx.put(CF_ATTR, k, encode(&who)?);
+                who
+            }
+        };
+        if let Some(w) = &who {
+            let now = self.resolve(tx, w.clone())?;
+            self.matcher.observe(&now, f, &capture);
         }
-        let who = self.matcher.identify(f);
-        tx.put(CF_ATTR, k, encode(&who)?);
         Ok(who)
     }
 
@@ -979,7 +1171,7 @@ impl<'a> Projection<'a> {
     fn visitor(
         &self,
         tx: &mut Tx<'_>,
-        id: &EventId,
+        ev: &Event,
         visitor: &model::VisitorInfo,
     ) -> Result<Option<NodeRef>> {
         let lookup = |tx: &Tx<'_>, space: u8, key: &str| -> Result<Option<String>> {
@@ -996,7 +1188,7 @@ impl<'a> Projection<'a> {
             }
         }
         if let Some(f) = &visitor.feature
-            && let Some(who) = self.identify(tx, id, 0, f)?
+            && let Some(who) = self.identify(tx, ev, 0, f, false)?
         {
             return Ok(Some(who));
         }
@@ -1062,7 +1254,7 @@ impl<'a> Projection<'a> {
             } => {
                 let who = match (person, feature) {
                     (Some(p), _) => Some(NodeRef::Person(p.clone())),
-                    (None, Some(f)) => self.identify(tx, id, 0, f)?,
+                    (None, Some(f)) => self.identify(tx, ev, 0, f, true)?,
                     (None, None) => None,
                 };
                 push(who, 0, SightingRole::Pass);
@@ -1076,7 +1268,7 @@ impl<'a> Projection<'a> {
                 let who = match (person, card_no, feature) {
                     (Some(p), _, _) => Some(NodeRef::Person(p.clone())),
                     (None, Some(c), _) => self.card_holder(tx, c, id)?,
-                    (None, None, Some(f)) => self.identify(tx, id, 0, f)?,
+                    (None, None, Some(f)) => self.identify(tx, ev, 0, f, true)?,
                     _ => None,
                 };
                 push(who, 0, SightingRole::Pass);
@@ -1116,7 +1308,7 @@ impl<'a> Projection<'a> {
                 push(plate.clone().map(NodeRef::Vehicle), 0, SightingRole::Pass);
                 for (i, f) in occupant_features.iter().enumerate().take(250) {
                     let slot = i as u8 + 1;
-                    let who = self.identify(tx, id, slot, f)?;
+                    let who = self.identify(tx, ev, slot, f, true)?;
                     let role = if i == 0 {
                         SightingRole::Driver
                     } else {
@@ -1126,7 +1318,7 @@ impl<'a> Projection<'a> {
                 }
             }
             EventBody::Visitor { visitor, .. } => {
-                let who = self.visitor(tx, id, visitor)?;
+                let who = self.visitor(tx, ev, visitor)?;
                 push(who, 0, SightingRole::Visitor);
             }
             EventBody::Probe { .. }

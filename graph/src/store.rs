@@ -962,12 +962,25 @@ impl RocksStore {
     pub fn for_each_base(
         &self,
         kind: BaseKind,
+        f: impl FnMut(BaseRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_base_with(kind, "", f)
+    }
+
+    /// Calls `f` with every base record of a kind whose key starts with
+    /// `key_prefix` (e.g. a person's residences: `person` + `\u{1f}`).
+    pub fn for_each_base_with(
+        &self,
+        kind: BaseKind,
+        key_prefix: &str,
         mut f: impl FnMut(BaseRecord) -> Result<()>,
     ) -> Result<()> {
-        let prefix = [kind_tag(kind)];
-        for item in self.db.prefix_iterator_cf(self.cf(CF_BASE), prefix) {
+        // an escaped string is a byte prefix of any longer one it begins
+        let mut prefix = base_key(kind, key_prefix);
+        prefix.truncate(prefix.len() - 2);
+        for item in self.db.prefix_iterator_cf(self.cf(CF_BASE), &prefix) {
             let (k, v) = item?;
-            if k.first() != Some(&prefix[0]) {
+            if !k.starts_with(&prefix) {
                 break;
             }
             f(decode(&k, &v)?)?;

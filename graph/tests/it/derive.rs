@@ -5,7 +5,7 @@
 //! same result as the incremental projection.
 
 use chrono::NaiveDate;
-use graph::project::{FaceMatcher, GraphTarget, Projection, RelationParams};
+use graph::project::{Capture, FaceMatcher, GraphTarget, Projection, RelationParams};
 use graph::timeline::{self, Area, TrajectoryParams};
 use graph::{EdgeFilter, EdgeKey, RelationStore, RocksGraph, RocksStore, derived_digest};
 use model::*;
@@ -18,12 +18,12 @@ const DIM: usize = 2;
 struct ByFirstComponent;
 
 impl FaceMatcher for ByFirstComponent {
-    fn register(&self, _: &PersonId, _: &Feature) {}
-    fn identify(&self, f: &Feature) -> Option<NodeRef> {
+    fn register(&self, _: &PersonId, _: &Feature, _: Option<&CommunityId>) {}
+    fn identify(&self, f: &Feature, _: &Capture<'_>, strangers: bool) -> Option<NodeRef> {
         match f.as_slice()[0] as i32 {
             1 => Some(person("A")),
             2 => Some(person("B")),
-            9 => Some(NodeRef::Stranger(ArchiveId::new("S1").unwrap())),
+            9 if strangers => Some(NodeRef::Stranger(ArchiveId::new("S1").unwrap())),
             _ => None,
         }
     }
