@@ -108,6 +108,8 @@ enum Command {
     Trajectory(crate::cli_graph::TrajectoryArgs),
     /// Benchmark: latency of graph queries on the configured backend.
     BenchGraph(crate::bench::BenchArgs),
+    /// Benchmark: face index build rate, recall@10 against QPS, size.
+    BenchFaces(crate::bench_search::FaceBenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -151,6 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Timeline(a) => crate::cli_graph::timeline(&config, a),
         Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),
         Command::BenchGraph(a) => crate::bench::bench_graph(&config, a),
+        Command::BenchFaces(a) => crate::bench_search::bench_faces(a),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod adapters;
 mod bench;
+mod bench_search;
 pub mod cli;
 mod cli_graph;
 pub mod config;

@@ -67,6 +67,10 @@ pub type FaceResult<T> = std::result::Result<T, FaceError>;
 pub struct FaceParams {
     pub ef_construction: usize,
     pub ef_search: usize,
+    /// Neighbour pruning slack (DiskANN's α): 1.0 is plain HNSW, which on
+    /// hannoy lost recall as the index grew (0.42 recall@10 at 20k vectors
+    /// of dim 64, against 0.95 with 1.2).
+    pub alpha: f32,
     /// Size of the LMDB memory map (virtual; the file grows as needed).
     pub map_size: usize,
     /// Filtered searches over at most this many built vectors are answered
@@ -80,6 +84,7 @@ impl Default for FaceParams {
         Self {
             ef_construction: 128,
             ef_search: 128,
+            alpha: 1.2,
             map_size: 256 << 30,
             exact_below: 20_000,
         }
@@ -312,6 +317,11 @@ impl FaceIndex {
         self.dim
     }
 
+    /// Changes the search breadth (recall against speed) from now on.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.params.ef_search = ef.max(1);
+    }
+
     /// The checkpoint recorded by the last commit.
     pub fn checkpoint(&self) -> Option<String> {
         self.read().checkpoint.clone()
@@ -504,6 +514,7 @@ impl FaceIndex {
             writer
                 .builder(&mut rng)
                 .ef_construction(self.params.ef_construction)
+                .alpha(self.params.alpha)
                 .build::<M, M0>(&mut wtxn)?;
         }
         wtxn.commit()?;

@@ -14,9 +14,13 @@ use model::Feature;
 
 mod face;
 mod ivf;
+mod text;
 
 pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats};
 pub use ivf::{IvfIndex, IvfParams};
+pub use text::{
+    TextDoc, TextError, TextHit, TextIndex, TextQuery, TextResult, TextResults, normalise_ident,
+};
 
 /// One result: the entity (a person id or stranger archive id) and its
 /// cosine similarity to the query.

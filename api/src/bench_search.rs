@@ -1,0 +1,223 @@
+//! `anju bench-faces` and `anju bench-text`: figures for the search indexes
+//! (`scripts/bench-search.sh` runs them beside faiss). Prints; asserts
+//! nothing.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use search::{FaceFilter, FaceIndex, FaceParams};
+
+use crate::cli::say;
+use crate::sysinfo::peak_rss_bytes;
+
+#[derive(Debug, Args)]
+pub struct FaceBenchArgs {
+    /// Vectors in the index.
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    #[arg(long, default_value_t = 128)]
+    dim: usize,
+    /// Captures per identity (vectors are clustered like face features).
+    #[arg(long, default_value_t = 5)]
+    per_identity: usize,
+    #[arg(long, default_value_t = 500)]
+    queries: usize,
+    /// Vectors staged between commits (as ingest would commit).
+    #[arg(long, default_value_t = 250_000)]
+    commit_every: usize,
+    /// ef_search values to sweep.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    ef: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Working directory: the index, and the vectors, queries and exact
+    /// top-10 as raw little-endian files for the peer (`vectors.f32`,
+    /// `queries.f32`, `truth.u32`).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Face-like data: identities at random directions, captures around them
+/// at cosine ≈ 0.8 (as two captures of one face are).
+fn clustered(n: usize, dim: usize, per: usize, rng: &mut impl Rng) -> Vec<f32> {
+    // uniform(−a, a) has variance a²/3; dim·σ² = 0.5625 gives cos ≈ 0.8
+    let a = (3.0 * 0.5625 / dim as f32).sqrt();
+    let mut out = Vec::with_capacity(n * dim);
+    let mut centre = vec![0f32; dim];
+    for i in 0..n {
+        if i % per.max(1) == 0 {
+            centre
+                .iter_mut()
+                .for_each(|x| *x = rng.random_range(-1.0..1.0));
+            normalise(&mut centre);
+        }
+        let start = out.len();
+        out.extend(centre.iter().map(|c| c + rng.random_range(-a..a)));
+        normalise(&mut out[start..]);
+    }
+    out
+}
+
+fn write_raw(path: &std::path::Path, bytes: impl Iterator<Item = [u8; 4]>) -> Result<()> {
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| path.display().to_string())?,
+    );
+    for b in bytes {
+        w.write_all(&b)?;
+    }
+    Ok(w.flush()?)
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len().max(1) - 1) as f64 * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
+    let (n, dim) = (a.n, a.dim);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
+    let t0 = Instant::now();
+    let data = clustered(n, dim, a.per_identity, &mut rng);
+    // queries: new captures of indexed identities
+    let mut queries = Vec::with_capacity(a.queries * dim);
+    let spread = (3.0 * 0.5625 / dim as f32).sqrt();
+    for _ in 0..a.queries {
+        let i = rng.random_range(0..n);
+        let start = queries.len();
+        queries.extend(
+            data[i * dim..(i + 1) * dim]
+                .iter()
+                .map(|c| c + rng.random_range(-spread..spread)),
+        );
+        normalise(&mut queries[start..]);
+    }
+    say!(
+        "faces: {n} vectors of dim {dim} ({} per identity), {} queries, generated in {:.1} s",
+        a.per_identity,
+        a.queries,
+        t0.elapsed().as_secs_f64()
+    );
+
+    // exact top-10 by scanning (both cores)
+    let t0 = Instant::now();
+    let truth: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let half = a.queries.div_ceil(2);
+        let parts: Vec<_> = queries
+            .chunks(half.max(1) * dim)
+            .map(|qs| {
+                let data = &data;
+                s.spawn(move || {
+                    qs.chunks(dim)
+                        .map(|q| {
+                            let mut best: Vec<(f32, u32)> = Vec::with_capacity(11);
+                            for (i, v) in data.chunks(dim).enumerate() {
+                                let d = dot(q, v);
+                                if best.len() < 10 || d > best[best.len() - 1].0 {
+                                    let at = best.partition_point(|(s, _)| *s >= d);
+                                    best.insert(at, (d, i as u32));
+                                    best.truncate(10);
+                                }
+                            }
+                            best.into_iter().map(|(_, i)| i).collect::<Vec<u32>>()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    say!(
+        "faces: exact top-10 by scan in {:.1} s ({:.1} ms/query)",
+        t0.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64() * 1000.0 / a.queries.max(1) as f64
+    );
+    std::fs::create_dir_all(&a.dir)?;
+    write_raw(
+        &a.dir.join("vectors.f32"),
+        data.iter().map(|x| x.to_le_bytes()),
+    )?;
+    write_raw(
+        &a.dir.join("queries.f32"),
+        queries.iter().map(|x| x.to_le_bytes()),
+    )?;
+    write_raw(
+        &a.dir.join("truth.u32"),
+        truth.iter().flatten().map(|x| x.to_le_bytes()),
+    )?;
+
+    let index_dir = a.dir.join(format!("anju-{n}-{dim}"));
+    let _ = std::fs::remove_dir_all(&index_dir);
+    let rss0 = peak_rss_bytes().unwrap_or(0);
+    let mut idx = FaceIndex::open(
+        &index_dir,
+        dim,
+        FaceParams {
+            exact_below: 0,
+            ..FaceParams::default()
+        },
+    )?;
+    let t0 = Instant::now();
+    for (i, v) in data.chunks(dim).enumerate() {
+        idx.add(&format!("person:{i}"), "c", v)?;
+        if (i + 1) % a.commit_every.max(1) == 0 {
+            idx.commit(&i.to_string())?;
+        }
+    }
+    idx.commit("end")?;
+    let build = t0.elapsed().as_secs_f64();
+    let stats = idx.stats();
+    say!(
+        "anju (hannoy HNSW on LMDB, M=16): built {n} in {build:.1} s = {:.0} vectors/s; {:.0} MiB on disk; peak RSS {:.0} MiB (data held by the bench: {:.0} MiB)",
+        n as f64 / build,
+        stats.bytes_on_disk as f64 / (1 << 20) as f64,
+        peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64,
+        (data.len() * 4) as f64 / (1 << 20) as f64,
+    );
+    let _ = rss0;
+    for &ef in &a.ef {
+        idx.set_ef_search(ef);
+        let mut ms = Vec::with_capacity(a.queries);
+        let mut found = 0usize;
+        let t0 = Instant::now();
+        for (q, t) in queries.chunks(dim).zip(&truth) {
+            let t1 = Instant::now();
+            let hits = idx.search(q, 10, -1.0, &FaceFilter::default())?;
+            ms.push(t1.elapsed().as_secs_f64() * 1000.0);
+            found += hits
+                .iter()
+                .filter_map(|h| h.entity.strip_prefix("person:")?.parse::<u32>().ok())
+                .filter(|i| t.contains(i))
+                .count();
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        say!(
+            "anju  ef={ef:<4} recall@10 {:.4}  {:>7.0} QPS (1 thread)  p50 {:.2} ms  p99 {:.2} ms",
+            found as f64 / (truth.len() * 10).max(1) as f64,
+            a.queries as f64 / secs,
+            pct(&mut ms, 0.5),
+            pct(&mut ms, 0.99),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,861 @@
+//! The full-text index (tantivy): every person, house, vehicle, community
+//! and device findable the way an officer types.
+//!
+//! A document holds only what finding and ranking need: its key (the one
+//! stored field), its kind, where it is (communities, region paths) and
+//! tags as facets, and the searchable text as index terms:
+//!
+//! * `name` / `text`: Chinese words (jieba) for names and for addresses and
+//!   categories; `chars`: every character of both, so a single character or
+//!   an unsegmented fragment still finds;
+//! * `pinyin`: full pinyin and initials of names (`zhangwei`, `zw`), with
+//!   the readings of heteronyms (capped);
+//! * `ident`, `ident_rev`: identifiers (identity numbers, phones, plates,
+//!   card numbers) normalised — upper case, no separators — forwards and
+//!   reversed, for full, prefix, suffix, masked and wildcard matches.
+//!
+//! Nothing else is stored: a hit is a key, the caller reads the archive from
+//! the store of record (and checks access there).
+//!
+//! Query syntax: whitespace-separated terms, all of which must match.
+//! A term of digits matches identifiers by full value, prefix or suffix
+//! (≥ 4 digits); `*` or `?` inside a term stands for one character, at
+//! either end for any run (`3301*1234`, `138****5678`, `浙B*2345`, `*2345`);
+//! Latin letters match pinyin (full, prefix, initials, one typo for longer
+//! ones) and identifiers; Chinese matches words of names and text and, all
+//! characters present, single characters.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use pinyin::ToPinyinMulti;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
+};
+use tantivy::tokenizer::{LowerCaser, NgramTokenizer, TextAnalyzer, TokenStream};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// Errors of the full-text index.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    #[error("full-text index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("full-text index at {0}: {1}")]
+    Open(String, String),
+    #[error("query: {0}")]
+    Query(String),
+}
+
+pub type TextResult<T> = std::result::Result<T, TextError>;
+
+/// What one entity contributes to the index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextDoc {
+    /// The entity (`person:…`, `house:…`, …): the only stored value.
+    pub key: String,
+    /// `person`, `house`, `vehicle`, `community`, `device`.
+    pub kind: String,
+    /// Names (Chinese words, characters and pinyin).
+    pub names: Vec<String>,
+    /// Addresses, categories, descriptions (words and characters).
+    pub text: Vec<String>,
+    /// Identity numbers, phones, plates, card numbers.
+    pub idents: Vec<String>,
+    pub tags: Vec<String>,
+    pub communities: Vec<String>,
+    /// Where it is: region codes from the top down, one path per place.
+    pub regions: Vec<Vec<String>>,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct TextQuery<'a> {
+    pub text: &'a str,
+    /// Any of these kinds (empty: all).
+    pub kinds: &'a [String],
+    /// Within any of these regions (each a path from the top; a region
+    /// includes all below it). Empty: anywhere.
+    pub regions: &'a [Vec<String>],
+    /// In any of these communities (empty: any).
+    pub communities: &'a [String],
+    /// With all of these tags.
+    pub tags: &'a [String],
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextHit {
+    pub key: String,
+    pub score: f32,
+}
+
+/// Results of a search: a page of hits, the total and facet counts over
+/// all matches.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextResults {
+    pub total: usize,
+    pub hits: Vec<TextHit>,
+    pub kinds: Vec<(String, u64)>,
+    pub tags: Vec<(String, u64)>,
+    pub communities: Vec<(String, u64)>,
+    /// Counts by the regions one level below the region filter (or by the
+    /// top regions without one).
+    pub regions: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    key: Field,
+    facets: Field,
+    name: Field,
+    text: Field,
+    chars: Field,
+    pinyin: Field,
+    ident: Field,
+    ident_rev: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut sb = Schema::builder();
+    let words = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        )
+    };
+    let f = Fields {
+        key: sb.add_text_field("key", STRING | STORED),
+        facets: sb.add_facet_field("facets", FacetOptions::default()),
+        name: sb.add_text_field("name", words("jieba")),
+        text: sb.add_text_field("text", words("jieba")),
+        chars: sb.add_text_field("chars", words("chars")),
+        pinyin: sb.add_text_field("pinyin", STRING),
+        ident: sb.add_text_field("ident", STRING),
+        ident_rev: sb.add_text_field("ident_rev", STRING),
+    };
+    (sb.build(), f)
+}
+
+/// Upper case, letters and digits only (and CJK, for plates).
+pub fn normalise_ident(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
+}
+
+/// Full pinyin and initials of a name, for each combination of readings
+/// (at most `cap`).
+fn pinyin_forms(name: &str, cap: usize) -> Vec<String> {
+    let mut combos: Vec<(String, String)> = vec![(String::new(), String::new())];
+    for c in name.chars() {
+        let readings: Vec<&str> = match c.to_pinyin_multi() {
+            Some(m) => m.into_iter().map(|p| p.plain()).collect(),
+            None if c.is_ascii_alphanumeric() => {
+                for (full, init) in &mut combos {
+                    full.push(c.to_ascii_lowercase());
+                    init.push(c.to_ascii_lowercase());
+                }
+                continue;
+            }
+            None => continue,
+        };
+        let mut next = Vec::new();
+        for (full, init) in &combos {
+            for r in &readings {
+                if next.len() >= cap {
+                    break;
+                }
+                next.push((format!("{full}{r}"), format!("{init}{}", &r[..1])));
+            }
+        }
+        combos = next;
+    }
+    let mut out = Vec::new();
+    for (full, init) in combos {
+        if !full.is_empty() {
+            out.push(full);
+            out.push(init);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Escapes a literal for tantivy's (whole-term) regular expressions.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~\"<>@".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A wildcard term as a regular expression: `*`/`?` inside stand for one
+/// character, at either end for any run.
+fn wildcard_regex(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    for (i, c) in chars.iter().enumerate() {
+        if *c == '*' || *c == '?' {
+            let edge = chars[..i].iter().all(|c| *c == '*' || *c == '?')
+                || chars[i + 1..].iter().all(|c| *c == '*' || *c == '?');
+            out.push_str(if edge { ".*" } else { "." });
+        } else {
+            out.push_str(&regex_escape(&c.to_string()));
+        }
+    }
+    out
+}
+
+/// The full-text index of one deployment, with its checkpoint.
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+}
+
+impl std::fmt::Debug for TextIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextIndex")
+            .field("docs", &self.reader.searcher().num_docs())
+            .finish()
+    }
+}
+
+impl TextIndex {
+    /// Opens (creating if needed) the index in `dir`; `writer_mb` is the
+    /// indexing memory budget.
+    pub fn open(dir: &Path, writer_mb: usize) -> TextResult<Self> {
+        let open_err =
+            |e: &dyn std::fmt::Display| TextError::Open(dir.display().to_string(), e.to_string());
+        std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+        let (schema, f) = schema();
+        let directory = MmapDirectory::open(dir).map_err(|e| open_err(&e))?;
+        let index = Index::open_or_create(directory, schema)?;
+        let chars =
+            TextAnalyzer::builder(NgramTokenizer::new(1, 1, false).map_err(|e| open_err(&e))?)
+                .filter(LowerCaser)
+                .build();
+        index.tokenizers().register("chars", chars);
+        let jieba = TextAnalyzer::builder(tantivy_jieba::JiebaTokenizer::new())
+            .filter(LowerCaser)
+            .build();
+        index.tokenizers().register("jieba", jieba);
+        let writer = index.writer(writer_mb.max(15) << 20)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            f,
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The checkpoint recorded by the last commit.
+    pub fn checkpoint(&self) -> TextResult<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Documents visible to searches.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Replaces the document of `doc.key` (visible after the next commit).
+    pub fn put(&self, doc: &TextDoc) -> TextResult<()> {
+        let f = self.f;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.key, &doc.key);
+        d.add_facet(f.facets, facet(&["kind", &doc.kind]));
+        for t in &doc.tags {
+            d.add_facet(f.facets, facet(&["tag", t]));
+        }
+        for c in &doc.communities {
+            d.add_facet(f.facets, facet(&["community", c]));
+        }
+        for path in &doc.regions {
+            let mut p: Vec<&str> = vec!["region"];
+            p.extend(path.iter().map(String::as_str));
+            d.add_facet(f.facets, facet(&p));
+        }
+        for n in &doc.names {
+            d.add_text(f.name, n);
+            d.add_text(f.chars, n);
+            for p in pinyin_forms(n, 8) {
+                d.add_text(f.pinyin, p);
+            }
+        }
+        for t in doc.text.iter().chain(&doc.tags) {
+            d.add_text(f.text, t);
+            d.add_text(f.chars, t);
+        }
+        for i in &doc.idents {
+            let n = normalise_ident(i);
+            if !n.is_empty() {
+                d.add_text(f.ident_rev, n.chars().rev().collect::<String>());
+                d.add_text(f.ident, n);
+            }
+        }
+        let w = self.writer();
+        w.delete_term(Term::from_field_text(f.key, &doc.key));
+        w.add_document(d)?;
+        Ok(())
+    }
+
+    /// Removes the document of `key` (after the next commit).
+    pub fn delete(&self, key: &str) {
+        self.writer()
+            .delete_term(Term::from_field_text(self.f.key, key));
+    }
+
+    /// Makes everything put so far durable and visible, recording
+    /// `checkpoint` in the same commit.
+    pub fn commit(&self, checkpoint: &str) -> TextResult<()> {
+        let mut w = self.writer();
+        let mut pc = w.prepare_commit()?;
+        pc.set_payload(checkpoint);
+        pc.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Deletes every document (committed at once, with no checkpoint).
+    pub fn clear(&self) -> TextResult<()> {
+        let mut w = self.writer();
+        w.delete_all_documents()?;
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn term_query(&self, text: &str) -> TextResult<Box<dyn Query>> {
+        let f = self.f;
+        let any = |qs: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                qs.into_iter().map(|q| (Occur::Should, q)).collect(),
+            ))
+        };
+        let boost =
+            |q: Box<dyn Query>, b: f32| -> Box<dyn Query> { Box::new(BoostQuery::new(q, b)) };
+        let regex = |pattern: &str, field: Field| -> TextResult<Box<dyn Query>> {
+            Ok(Box::new(
+                RegexQuery::from_pattern(pattern, field)
+                    .map_err(|e| TextError::Query(e.to_string()))?,
+            ))
+        };
+        let term = |field: Field, t: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, t),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
+        let wild = text.contains(['*', '?']);
+        let ident = normalise_ident(text);
+        let mut qs: Vec<Box<dyn Query>> = Vec::new();
+        if wild {
+            let pattern: String = text
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '*' || *c == '?')
+                .flat_map(char::to_uppercase)
+                .collect();
+            if pattern.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+                return Err(TextError::Query(format!(
+                    "`{text}`: a wildcard term needs at least two other characters"
+                )));
+            }
+            qs.push(regex(&wildcard_regex(&pattern), f.ident)?);
+            return Ok(any(qs));
+        }
+        if ident.is_empty() {
+            return Err(TextError::Query(format!(
+                "`{text}` has nothing to search for"
+            )));
+        }
+        let has_cjk = text.chars().any(is_cjk);
+        let has_digit = ident.chars().any(|c| c.is_ascii_digit());
+        let ascii_letters = text.chars().all(|c| c.is_ascii_alphabetic());
+        // identifiers: whole value first, then prefix and suffix
+        qs.push(boost(term(f.ident, &ident), 8.0));
+        if ident.chars().count() >= 4 && (has_digit || !has_cjk) {
+            let e = regex_escape(&ident);
+            qs.push(boost(regex(&format!("{e}.+"), f.ident)?, 3.0));
+            let rev: String = ident.chars().rev().collect();
+            qs.push(boost(
+                regex(&format!("{}.+", regex_escape(&rev)), f.ident_rev)?,
+                3.0,
+            ));
+        }
+        if has_digit && ident.chars().any(char::is_alphabetic) {
+            // a fragment of a plate (`B1234`, `浙B123`): anywhere in it
+            qs.push(boost(
+                regex(&format!(".*{}.*", regex_escape(&ident)), f.ident)?,
+                2.0,
+            ));
+        }
+        if ascii_letters {
+            let lower = text.to_ascii_lowercase();
+            qs.push(boost(term(f.pinyin, &lower), 5.0));
+            if lower.len() >= 2 {
+                qs.push(boost(
+                    regex(&format!("{}.+", regex_escape(&lower)), f.pinyin)?,
+                    2.0,
+                ));
+            }
+            if lower.len() >= 5 {
+                qs.push(Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(f.pinyin, &lower),
+                    1,
+                    true,
+                )));
+            }
+        }
+        if has_cjk {
+            // words (jieba) rank; all characters present also finds
+            let mut words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let mut analyzer = self
+                .index
+                .tokenizers()
+                .get("jieba")
+                .ok_or_else(|| TextError::Query("no Chinese tokenizer".into()))?;
+            let mut s = analyzer.token_stream(text);
+            while s.advance() {
+                let w = s.token().text.clone();
+                if w.trim().is_empty() {
+                    continue;
+                }
+                words.push((Occur::Should, boost(term(f.name, &w), 4.0)));
+                words.push((Occur::Should, term(f.text, &w)));
+            }
+            let chars: Vec<(Occur, Box<dyn Query>)> = text
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .map(|c| (Occur::Must, term(f.chars, &c.to_lowercase().to_string())))
+                .collect();
+            let mut both: Vec<(Occur, Box<dyn Query>)> = vec![(
+                Occur::Must,
+                Box::new(BooleanQuery::new(chars)) as Box<dyn Query>,
+            )];
+            if !words.is_empty() {
+                both.push((Occur::Should, Box::new(BooleanQuery::new(words))));
+            }
+            qs.push(Box::new(BooleanQuery::new(both)));
+        } else {
+            // Latin words and numbers in text (a brand, a room number)
+            qs.push(term(f.text, &text.to_lowercase()));
+        }
+        Ok(any(qs))
+    }
+
+    /// Runs a search: ranked, paged, filtered; total and facets over all
+    /// matches.
+    pub fn search(&self, q: &TextQuery<'_>) -> TextResult<TextResults> {
+        let f = self.f;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in q.text.split_whitespace() {
+            must.push((Occur::Must, self.term_query(t)?));
+        }
+        if must.is_empty() {
+            return Err(TextError::Query("the query is empty".into()));
+        }
+        let facet_term = |path: &[&str]| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_facet(f.facets, &facet(path)),
+                IndexRecordOption::Basic,
+            ))
+        };
+        // filters match without adding to the score
+        let one_of = |terms: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(
+                    terms.into_iter().map(|t| (Occur::Should, t)).collect(),
+                )),
+                0.0,
+            ))
+        };
+        if !q.kinds.is_empty() {
+            must.push((
+                Occur::Must,
+                one_of(q.kinds.iter().map(|k| facet_term(&["kind", k])).collect()),
+            ));
+        }
+        if !q.communities.is_empty() {
+            must.push((
+                Occur::Must,
+                one_of(
+                    q.communities
+                        .iter()
+                        .map(|c| facet_term(&["community", c]))
+                        .collect(),
+                ),
+            ));
+        }
+        if !q.regions.is_empty() {
+            must.push((
+                Occur::Must,
+                one_of(
+                    q.regions
+                        .iter()
+                        .map(|p| {
+                            let mut path = vec!["region"];
+                            path.extend(p.iter().map(String::as_str));
+                            facet_term(&path)
+                        })
+                        .collect(),
+                ),
+            ));
+        }
+        for t in q.tags {
+            must.push((Occur::Must, one_of(vec![facet_term(&["tag", t])])));
+        }
+        let query = BooleanQuery::new(must);
+        let region_root = match q.regions {
+            [one] => {
+                let mut p = vec!["region".to_owned()];
+                p.extend(one.iter().cloned());
+                p
+            }
+            _ => vec!["region".to_owned()],
+        };
+        let region_root = facet(&region_root.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut fc = FacetCollector::for_field("facets");
+        for root in ["/kind", "/tag", "/community"] {
+            fc.add_facet(root);
+        }
+        fc.add_facet(region_root.clone());
+        let searcher = self.reader.searcher();
+        let (top, total, counts) = searcher.search(
+            &query,
+            &(
+                TopDocs::with_limit(q.limit.max(1))
+                    .and_offset(q.offset)
+                    .order_by_score(),
+                Count,
+                fc,
+            ),
+        )?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            if let Some(key) = doc.get_first(f.key).and_then(|v| v.as_str()) {
+                hits.push(TextHit {
+                    key: key.to_owned(),
+                    score,
+                });
+            }
+        }
+        let leaf = |root: &str| -> Vec<(String, u64)> {
+            let mut v: Vec<(String, u64)> = counts
+                .get(root)
+                .map(|(fa, n)| {
+                    let s = fa.to_path_string();
+                    (s.rsplit('/').next().unwrap_or_default().to_owned(), n)
+                })
+                .collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        Ok(TextResults {
+            total,
+            hits,
+            kinds: leaf("/kind"),
+            tags: leaf("/tag"),
+            communities: leaf("/community"),
+            regions: leaf(&region_root.to_path_string()),
+        })
+    }
+}
+
+/// A facet path from its parts (a `/` inside a part is kept as text).
+fn facet(parts: &[&str]) -> tantivy::schema::Facet {
+    tantivy::schema::Facet::from_path(parts.iter().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(
+        key: &str,
+        name: &str,
+        id: &str,
+        phone: &str,
+        community: &str,
+        region: &[&str],
+    ) -> TextDoc {
+        TextDoc {
+            key: key.into(),
+            kind: "person".into(),
+            names: vec![name.into()],
+            text: vec![],
+            idents: vec![id.into(), phone.into()],
+            tags: vec![],
+            communities: vec![community.into()],
+            regions: vec![region.iter().map(|s| s.to_string()).collect()],
+        }
+    }
+
+    fn keys(r: &TextResults) -> Vec<&str> {
+        r.hits.iter().map(|h| h.key.as_str()).collect()
+    }
+
+    fn index() -> (tempfile::TempDir, TextIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path(), 32).unwrap();
+        let west = ["330000", "330100", "330106"];
+        let east = ["330000", "330100", "330102"];
+        idx.put(&person(
+            "person:1",
+            "张伟",
+            "330106199001011234",
+            "138-0013-5678",
+            "c1",
+            &west,
+        ))
+        .unwrap();
+        idx.put(&person(
+            "person:2",
+            "张卫东",
+            "330102198512125678",
+            "13900001111",
+            "c2",
+            &east,
+        ))
+        .unwrap();
+        idx.put(&person(
+            "person:3",
+            "李娜",
+            "110101197003033333",
+            "13700002222",
+            "c3",
+            &["110000", "110100", "110101"],
+        ))
+        .unwrap();
+        let mut p4 = person(
+            "person:4",
+            "王芳",
+            "33010619920202444X",
+            "13600003333",
+            "c1",
+            &west,
+        );
+        p4.tags = vec!["独居老人".into()];
+        idx.put(&p4).unwrap();
+        idx.put(&TextDoc {
+            key: "vehicle:浙B12345".into(),
+            kind: "vehicle".into(),
+            text: vec!["白色 大众".into()],
+            idents: vec!["浙B·12345".into()],
+            communities: vec!["c1".into()],
+            regions: vec![west.iter().map(|s| s.to_string()).collect()],
+            ..TextDoc::default()
+        })
+        .unwrap();
+        idx.put(&TextDoc {
+            key: "house:h1".into(),
+            kind: "house".into(),
+            text: vec!["西湖区文三路阳光小区3幢2单元501室".into()],
+            communities: vec!["c1".into()],
+            regions: vec![west.iter().map(|s| s.to_string()).collect()],
+            ..TextDoc::default()
+        })
+        .unwrap();
+        idx.commit("base:6").unwrap();
+        (dir, idx)
+    }
+
+    fn q(text: &str) -> TextQuery<'_> {
+        TextQuery {
+            text,
+            limit: 10,
+            ..TextQuery::default()
+        }
+    }
+
+    #[test]
+    fn finds_the_way_an_officer_types() {
+        let (_d, idx) = index();
+        let s = |t: &str| idx.search(&q(t)).unwrap();
+        // Chinese names: words and single characters
+        assert_eq!(keys(&s("张伟")), ["person:1"]);
+        let zhang = s("张");
+        assert_eq!(zhang.total, 2);
+        assert_eq!(keys(&s("卫东")), ["person:2"]);
+        // pinyin, initials, prefix, a typo
+        // (a prefix also finds 张卫东, ranked below the exact reading)
+        assert_eq!(keys(&s("zhangwei")), ["person:1", "person:2"]);
+        assert_eq!(keys(&s("zw")), ["person:1", "person:2"]);
+        assert_eq!(keys(&s("zwd")), ["person:2"]);
+        assert_eq!(keys(&s("zhangweidong")), ["person:2"]);
+        assert_eq!(keys(&s("zhangwie")), ["person:1"]);
+        assert_eq!(s("zhang").total, 2);
+        // identity numbers and phones: full, prefix, suffix, masked
+        assert_eq!(keys(&s("330106199001011234")), ["person:1"]);
+        assert_eq!(keys(&s("1234"))[0], "person:1");
+        assert_eq!(keys(&s("444x")), ["person:4"]);
+        assert_eq!(s("330106").total, 2);
+        assert_eq!(keys(&s("3301*************4")), ["person:1"]);
+        assert_eq!(keys(&s("138****5678")), ["person:1"]);
+        assert_eq!(keys(&s("13800135678")), ["person:1"]);
+        // plates, ignoring case and separators, with wildcards
+        assert_eq!(keys(&s("浙b12345")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("浙B*2345")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("*2345")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("B1234")), ["vehicle:浙B12345"]);
+        // addresses and tags
+        assert_eq!(keys(&s("阳光小区 501")), ["house:h1"]);
+        assert_eq!(keys(&s("独居老人")), ["person:4"]);
+        assert_eq!(s("没有这个人").total, 0);
+        assert!(idx.search(&q("  ")).is_err());
+        assert!(idx.search(&q("**")).is_err());
+    }
+
+    #[test]
+    fn filters_pages_and_facets() {
+        let (_d, idx) = index();
+        let all = idx.search(&q("3301")).unwrap();
+        assert_eq!(all.total, 3);
+        assert_eq!(all.kinds, [("person".to_owned(), 3)]);
+        let district = [["330000", "330100", "330106"].map(str::to_owned).to_vec()];
+        let r = idx
+            .search(&TextQuery {
+                regions: &district,
+                ..q("3301")
+            })
+            .unwrap();
+        assert_eq!(r.total, 2);
+        let city: Vec<String> = ["330000", "330100"].iter().map(|s| s.to_string()).collect();
+        let regions = [city];
+        let r = idx
+            .search(&TextQuery {
+                regions: &regions,
+                ..q("3301")
+            })
+            .unwrap();
+        assert_eq!(r.total, 3, "a region includes those below it");
+        assert_eq!(
+            r.regions,
+            [("330106".to_owned(), 2), ("330102".to_owned(), 1)]
+        );
+        let c1 = ["c1".to_owned()];
+        let r = idx
+            .search(&TextQuery {
+                communities: &c1,
+                ..q("3301")
+            })
+            .unwrap();
+        assert_eq!(r.total, 2);
+        let tag = ["独居老人".to_owned()];
+        let r = idx
+            .search(&TextQuery {
+                tags: &tag,
+                ..q("3301")
+            })
+            .unwrap();
+        assert_eq!(keys(&r), ["person:4"]);
+        let kinds = ["vehicle".to_owned()];
+        let r = idx
+            .search(&TextQuery {
+                kinds: &kinds,
+                ..q("12345")
+            })
+            .unwrap();
+        assert_eq!(keys(&r), ["vehicle:浙B12345"]);
+        // pages: disjoint, same total
+        let p1 = idx
+            .search(&TextQuery {
+                limit: 2,
+                ..q("3301")
+            })
+            .unwrap();
+        let p2 = idx
+            .search(&TextQuery {
+                limit: 2,
+                offset: 2,
+                ..q("3301")
+            })
+            .unwrap();
+        assert_eq!((p1.total, p2.total), (3, 3));
+        assert_eq!((p1.hits.len(), p2.hits.len()), (2, 1));
+        assert!(keys(&p1).iter().all(|k| !keys(&p2).contains(k)));
+    }
+
+    #[test]
+    fn replaces_deletes_and_keeps_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (_d, idx) = (0, TextIndex::open(dir.path(), 32).unwrap());
+            assert_eq!(idx.checkpoint().unwrap(), None);
+            let west = ["330000"];
+            idx.put(&person("person:1", "张伟", "1", "2", "c1", &west))
+                .unwrap();
+            idx.put(&person("person:1", "张伟", "1", "2", "c2", &west))
+                .unwrap();
+            idx.put(&person("person:2", "李娜", "3", "4", "c1", &west))
+                .unwrap();
+            idx.commit("7").unwrap();
+            assert_eq!(idx.num_docs(), 2, "a put replaces the document");
+            let c2 = ["c2".to_owned()];
+            let r = idx
+                .search(&TextQuery {
+                    communities: &c2,
+                    ..q("张伟")
+                })
+                .unwrap();
+            assert_eq!(r.total, 1);
+            idx.delete("person:2");
+            // uncommitted: lost with the process
+            idx.put(&person("person:9", "赵六", "5", "6", "c1", &west))
+                .unwrap();
+            idx.commit("8").unwrap();
+            idx.put(&person("person:10", "钱七", "7", "8", "c1", &west))
+                .unwrap();
+        }
+        let idx = TextIndex::open(dir.path(), 32).unwrap();
+        assert_eq!(idx.checkpoint().unwrap().as_deref(), Some("8"));
+        assert_eq!(idx.num_docs(), 2);
+        assert_eq!(idx.search(&q("李娜")).unwrap().total, 0);
+        assert_eq!(idx.search(&q("钱七")).unwrap().total, 0);
+        idx.clear().unwrap();
+        assert_eq!(idx.num_docs(), 0);
+    }
+
+    #[test]
+    fn pinyin_covers_heteronyms_and_wildcards_read_as_documented() {
+        let forms = pinyin_forms("单强", 8);
+        assert!(forms.contains(&"shanqiang".to_owned()), "{forms:?}");
+        assert!(forms.contains(&"danqiang".to_owned()));
+        assert!(forms.contains(&"dq".to_owned()));
+        assert_eq!(wildcard_regex("浙B*2345"), "浙B.2345");
+        assert_eq!(wildcard_regex("*2345"), ".*2345");
+        assert_eq!(wildcard_regex("138****5678"), "138....5678");
+        assert_eq!(normalise_ident("浙b·123-45"), "浙B12345");
+    }
+}
