@@ -75,7 +75,8 @@ impl RecordSink for StoreSink<'_> {
         if let Some(p) = self.projector.as_deref_mut() {
             let done = p
                 .projection(self.store)
-                .and_then(|proj| Ok(proj.catch_up(|_| {})?));
+                .and_then(|proj| Ok(proj.catch_up(|_| {})?))
+                .and_then(|_| p.texts.catch_up(self.store));
             if let Err(e) = done {
                 tracing::warn!(error = %e, "projection stopped; ingest continues");
                 self.projection_error = Some(format!("{e:#}"));

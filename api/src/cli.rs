@@ -110,6 +110,17 @@ enum Command {
     BenchGraph(crate::bench::BenchArgs),
     /// Benchmark: face index build rate, recall@10 against QPS, size.
     BenchFaces(crate::bench_search::FaceBenchArgs),
+    /// Full-text search over persons, houses, vehicles, communities and
+    /// devices (JSON: hits, total, facets).
+    Search(crate::cli_search::SearchArgs),
+    /// The face index: similar faces, figures.
+    #[command(subcommand)]
+    Faces(crate::cli_search::FacesCmd),
+    /// Merges a stranger archive into a person (or another archive).
+    Merge { archive: String, into: String },
+    /// Measures stranger clustering and face attribution against a ground
+    /// truth (`faces-truth.csv` of `anju fixtures`).
+    EvaluateFaces { truth: PathBuf },
 }
 
 pub fn main() -> ExitCode {
@@ -154,6 +165,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),
         Command::BenchGraph(a) => crate::bench::bench_graph(&config, a),
         Command::BenchFaces(a) => crate::bench_search::bench_faces(a),
+        Command::Search(a) => crate::cli_search::search(&config, a),
+        Command::Faces(c) => crate::cli_search::faces(&config, c),
+        Command::Merge { archive, into } => crate::cli_search::merge(&config, &archive, &into),
+        Command::EvaluateFaces { truth } => crate::cli_search::evaluate_faces(&config, &truth),
     }
 }
 
@@ -284,6 +299,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
         let opened = crate::graphs::Projector::new(config, &store).and_then(|mut p| {
             // a crash may have left the projection behind the store
             p.projection(&store)?.catch_up(|_| {})?;
+            p.texts.catch_up(&store)?;
             Ok(p)
         });
         match opened {

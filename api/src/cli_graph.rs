@@ -248,6 +248,11 @@ pub fn project(config: &Config, rebuild: bool, digest: bool) -> Result<ExitCode>
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     drop(p);
+    let texts = if rebuild {
+        projector.texts.rebuild(&store)?
+    } else {
+        projector.texts.catch_up(&store)?
+    };
     store.flush()?;
     say!(
         "{} {} base records and {} events ({} projected again) in {elapsed:.1} s: {:.0} events/s, {} graph changes{}",
@@ -262,6 +267,12 @@ pub fn project(config: &Config, rebuild: bool, digest: bool) -> Result<ExitCode>
         } else {
             format!(" (was behind by {base_lag} base records, {event_lag} events)")
         }
+    );
+    say!(
+        "full-text: {texts} base records indexed, {} documents; faces: {} archives, {} vectors",
+        projector.texts.index.num_docs(),
+        projector.matcher.index.stats().entities,
+        projector.matcher.index.stats().vectors,
     );
     let g = projector.backend.store();
     let (nodes, per_kind) = g.counts()?;

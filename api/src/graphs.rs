@@ -10,6 +10,7 @@ use graph::{RelationStore, RocksGraph, RocksStore};
 
 use crate::config::Config;
 use crate::identity::Identities;
+use crate::texts::Texts;
 
 /// The configured relation backend.
 #[derive(Debug)]
@@ -69,6 +70,7 @@ impl Backend {
 pub struct Projector {
     pub backend: Backend,
     pub matcher: Identities,
+    pub texts: Texts,
     params: RelationParams,
     clock: model::Clock,
 }
@@ -78,9 +80,14 @@ impl Projector {
         let dir = config.search_dir().join("faces");
         let matcher = Identities::open(&dir, config.deployment.face_dim, config.identity.clone())
             .with_context(|| format!("opening the face index at {}", dir.display()))?;
+        let texts = Texts::open(
+            &config.search_dir().join("text"),
+            config.search.text_writer_mb,
+        )?;
         Ok(Self {
             backend: Backend::open(config, store)?,
             matcher,
+            texts,
             params: config.relations.clone(),
             clock: config.clock()?,
         })

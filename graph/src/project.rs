@@ -2017,6 +2017,28 @@ pub fn evidence(store: &RocksStore, key: &EdgeKey, limit: usize) -> Result<Vec<E
     Ok(out)
 }
 
+/// Whom the face in `slot` of `event` was attributed to, merges followed
+/// (None: not attributed yet, or to nobody).
+pub fn attributed(store: &RocksStore, event: &str, slot: u8) -> Result<Option<NodeRef>> {
+    let tx = Tx::new(store);
+    let k = KeyBuf::new().raw(&event_key(event)).tag(slot).into_bytes();
+    let Some(b) = tx.get(CF_ATTR, &k)? else {
+        return Ok(None);
+    };
+    let mut who: Option<NodeRef> = decode(&k, &b)?;
+    for _ in 0..16 {
+        let Some(n @ NodeRef::Stranger(_)) = &who else {
+            break;
+        };
+        let mk = KeyBuf::new().tag(MERGE_PREFIX).node(n).into_bytes();
+        match tx.get(CF_ATTR, &mk)? {
+            Some(b) => who = Some(decode(&mk, &b)?),
+            None => break,
+        }
+    }
+    Ok(who)
+}
+
 /// A digest of what the projections produced and users can see: every
 /// timeline entry and the graph's nodes and edges. Equal digests mean an
 /// incremental projection and a rebuild agree. (Working state — evidence

@@ -19,8 +19,8 @@
 //!
 //! Query syntax: whitespace-separated terms, all of which must match.
 //! A term of digits matches identifiers by full value, prefix or suffix
-//! (≥ 4 digits); `*` or `?` inside a term stands for one character, at
-//! either end for any run (`3301*1234`, `138****5678`, `浙B*2345`, `*2345`);
+//! (≥ 4 digits); in a term `*` stands for any run of characters and `?`
+//! for exactly one (`3301*1234`, `138????5678`, `浙B*2345`, `*2345`);
 //! Latin letters match pinyin (full, prefix, initials, one typo for longer
 //! ones) and identifiers; Chinese matches words of names and text and, all
 //! characters present, single characters.
@@ -48,6 +48,8 @@ pub enum TextError {
     Tantivy(#[from] tantivy::TantivyError),
     #[error("full-text index at {0}: {1}")]
     Open(String, String),
+    #[error("the full-text index was opened for reading only")]
+    ReadOnly,
     #[error("query: {0}")]
     Query(String),
 }
@@ -208,18 +210,15 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-/// A wildcard term as a regular expression: `*`/`?` inside stand for one
-/// character, at either end for any run.
+/// A wildcard term as a regular expression: `*` stands for any run of
+/// characters, `?` for exactly one.
 fn wildcard_regex(pattern: &str) -> String {
-    let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::new();
-    for (i, c) in chars.iter().enumerate() {
-        if *c == '*' || *c == '?' {
-            let edge = chars[..i].iter().all(|c| *c == '*' || *c == '?')
-                || chars[i + 1..].iter().all(|c| *c == '*' || *c == '?');
-            out.push_str(if edge { ".*" } else { "." });
-        } else {
-            out.push_str(&regex_escape(&c.to_string()));
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c => out.push_str(&regex_escape(&c.to_string())),
         }
     }
     out
@@ -229,7 +228,8 @@ fn wildcard_regex(pattern: &str) -> String {
 pub struct TextIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// None when opened for reading only.
+    writer: Option<Mutex<IndexWriter>>,
     f: Fields,
 }
 
@@ -245,6 +245,16 @@ impl TextIndex {
     /// Opens (creating if needed) the index in `dir`; `writer_mb` is the
     /// indexing memory budget.
     pub fn open(dir: &Path, writer_mb: usize) -> TextResult<Self> {
+        Self::open_with(dir, Some(writer_mb))
+    }
+
+    /// Opens an existing index for searching only (no writer lock: an
+    /// ingest may be writing meanwhile; reopen to see its commits).
+    pub fn open_reader(dir: &Path) -> TextResult<Self> {
+        Self::open_with(dir, None)
+    }
+
+    fn open_with(dir: &Path, writer_mb: Option<usize>) -> TextResult<Self> {
         let open_err =
             |e: &dyn std::fmt::Display| TextError::Open(dir.display().to_string(), e.to_string());
         std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
@@ -260,7 +270,10 @@ impl TextIndex {
             .filter(LowerCaser)
             .build();
         index.tokenizers().register("jieba", jieba);
-        let writer = index.writer(writer_mb.max(15) << 20)?;
+        let writer = match writer_mb {
+            Some(mb) => Some(Mutex::new(index.writer(mb.max(15) << 20)?)),
+            None => None,
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -268,13 +281,16 @@ impl TextIndex {
         Ok(Self {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer,
             f,
         })
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    fn writer(&self) -> TextResult<std::sync::MutexGuard<'_, IndexWriter>> {
+        match &self.writer {
+            Some(w) => Ok(w.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Err(TextError::ReadOnly),
+        }
     }
 
     /// The checkpoint recorded by the last commit.
@@ -322,22 +338,23 @@ impl TextIndex {
                 d.add_text(f.ident, n);
             }
         }
-        let w = self.writer();
+        let w = self.writer()?;
         w.delete_term(Term::from_field_text(f.key, &doc.key));
         w.add_document(d)?;
         Ok(())
     }
 
     /// Removes the document of `key` (after the next commit).
-    pub fn delete(&self, key: &str) {
-        self.writer()
+    pub fn delete(&self, key: &str) -> TextResult<()> {
+        self.writer()?
             .delete_term(Term::from_field_text(self.f.key, key));
+        Ok(())
     }
 
     /// Makes everything put so far durable and visible, recording
     /// `checkpoint` in the same commit.
     pub fn commit(&self, checkpoint: &str) -> TextResult<()> {
-        let mut w = self.writer();
+        let mut w = self.writer()?;
         let mut pc = w.prepare_commit()?;
         pc.set_payload(checkpoint);
         pc.commit()?;
@@ -348,7 +365,7 @@ impl TextIndex {
 
     /// Deletes every document (committed at once, with no checkpoint).
     pub fn clear(&self) -> TextResult<()> {
-        let mut w = self.writer();
+        let mut w = self.writer()?;
         w.delete_all_documents()?;
         w.commit()?;
         drop(w);
@@ -721,7 +738,10 @@ mod tests {
         assert_eq!(keys(&s("1234"))[0], "person:1");
         assert_eq!(keys(&s("444x")), ["person:4"]);
         assert_eq!(s("330106").total, 2);
-        assert_eq!(keys(&s("3301*************4")), ["person:1"]);
+        assert_eq!(keys(&s("3301*1234")), ["person:1"]);
+        assert_eq!(keys(&s("3301?????????????4")), ["person:1"]);
+        assert_eq!(s("3301????????????4").total, 0, "? is one character");
+        assert_eq!(keys(&s("138????5678")), ["person:1"]);
         assert_eq!(keys(&s("138****5678")), ["person:1"]);
         assert_eq!(keys(&s("13800135678")), ["person:1"]);
         // plates, ignoring case and separators, with wildcards
@@ -830,7 +850,7 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(r.total, 1);
-            idx.delete("person:2");
+            idx.delete("person:2").unwrap();
             // uncommitted: lost with the process
             idx.put(&person("person:9", "赵六", "5", "6", "c1", &west))
                 .unwrap();
@@ -843,6 +863,9 @@ mod tests {
         assert_eq!(idx.num_docs(), 2);
         assert_eq!(idx.search(&q("李娜")).unwrap().total, 0);
         assert_eq!(idx.search(&q("钱七")).unwrap().total, 0);
+        let reader = TextIndex::open_reader(dir.path()).unwrap();
+        assert_eq!(reader.search(&q("张伟")).unwrap().total, 1);
+        assert!(matches!(reader.commit("9"), Err(TextError::ReadOnly)));
         idx.clear().unwrap();
         assert_eq!(idx.num_docs(), 0);
     }
@@ -853,9 +876,9 @@ mod tests {
         assert!(forms.contains(&"shanqiang".to_owned()), "{forms:?}");
         assert!(forms.contains(&"danqiang".to_owned()));
         assert!(forms.contains(&"dq".to_owned()));
-        assert_eq!(wildcard_regex("浙B*2345"), "浙B.2345");
+        assert_eq!(wildcard_regex("浙B*2345"), "浙B.*2345");
         assert_eq!(wildcard_regex("*2345"), ".*2345");
-        assert_eq!(wildcard_regex("138****5678"), "138....5678");
+        assert_eq!(wildcard_regex("138????5678"), "138....5678");
         assert_eq!(normalise_ident("浙b·123-45"), "浙B12345");
     }
 }

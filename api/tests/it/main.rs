@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use rand::{Rng, SeedableRng};
 
 mod relations;
+mod search;
 
 fn anju() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));

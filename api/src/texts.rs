@@ -1,0 +1,211 @@
+//! The full-text index kept current from the store: what each register
+//! record contributes (persons, houses, vehicles, communities, devices), a
+//! catch-up from the base log with the log position as checkpoint, and a
+//! rebuild.
+//!
+//! The checkpoint (`base/<n>`: the first `n` base records are indexed) is
+//! committed with the documents, so after a crash indexing resumes where
+//! the last commit ended; a record indexed twice replaces its document.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use graph::RocksStore;
+use model::{BaseKind, BaseRecord, CommunityId, NodeRef, Person, PersonId, RegionCode, Timestamp};
+use search::{TextDoc, TextIndex};
+
+/// Base records read per step of a catch-up.
+const STEP: usize = 20_000;
+
+#[derive(Debug)]
+pub struct Texts {
+    pub index: TextIndex,
+}
+
+/// A region's path from the top (province, city, district, …).
+pub fn region_path(code: &RegionCode) -> Vec<String> {
+    let mut path = vec![code.as_str().to_owned()];
+    let mut at = code.clone();
+    while let Some(p) = at.parent() {
+        path.push(p.as_str().to_owned());
+        at = p;
+    }
+    path.reverse();
+    path
+}
+
+fn parse_checkpoint(s: &str) -> Option<u64> {
+    s.strip_prefix("base/")?.parse().ok()
+}
+
+impl Texts {
+    pub fn open(dir: &Path, writer_mb: usize) -> Result<Self> {
+        Ok(Self {
+            index: TextIndex::open(dir, writer_mb)
+                .with_context(|| format!("opening the full-text index at {}", dir.display()))?,
+        })
+    }
+
+    /// Indexes the base records after the checkpoint; returns how many.
+    pub fn catch_up(&self, store: &RocksStore) -> Result<u64> {
+        let len = store.base_log_len();
+        let mut from = match self
+            .index
+            .checkpoint()?
+            .as_deref()
+            .and_then(parse_checkpoint)
+        {
+            // the store was replaced behind the index: start afresh
+            Some(n) if n > len => {
+                self.index.clear()?;
+                0
+            }
+            Some(n) => n,
+            None => 0,
+        };
+        let start = from;
+        let now = Timestamp(chrono::Utc::now().timestamp_millis());
+        while from < len {
+            let batch = store.base_log_from(from, STEP)?;
+            let Some(last) = batch.last().map(|(seq, _)| *seq) else {
+                break;
+            };
+            for (_, rec) in &batch {
+                self.index_record(store, rec, now)?;
+            }
+            from = last + 1;
+            self.index.commit(&format!("base/{from}"))?;
+        }
+        Ok(from - start)
+    }
+
+    /// Forgets everything and indexes the store again.
+    pub fn rebuild(&self, store: &RocksStore) -> Result<u64> {
+        self.index.clear()?;
+        self.catch_up(store)
+    }
+
+    fn index_record(&self, store: &RocksStore, rec: &BaseRecord, now: Timestamp) -> Result<()> {
+        let doc = match rec {
+            BaseRecord::Person(p) => person_doc(store, p, now)?,
+            BaseRecord::Residence(r) => match store.base(BaseKind::Person, r.person.as_str())? {
+                Some(BaseRecord::Person(p)) => person_doc(store, &p, now)?,
+                _ => return Ok(()),
+            },
+            BaseRecord::Community(c) => TextDoc {
+                key: NodeRef::Community(c.id.clone()).to_string(),
+                kind: "community".into(),
+                names: vec![c.name.clone()],
+                text: c
+                    .address
+                    .iter()
+                    .cloned()
+                    .chain(c.kind.map(|k| k.as_str().to_owned()))
+                    .collect(),
+                idents: vec![c.id.as_str().to_owned()],
+                communities: vec![c.id.as_str().to_owned()],
+                regions: vec![region_path(&c.region)],
+                ..TextDoc::default()
+            },
+            BaseRecord::House(h) => TextDoc {
+                key: NodeRef::House(h.id.clone()).to_string(),
+                kind: "house".into(),
+                text: vec![
+                    h.address
+                        .clone()
+                        .unwrap_or_else(|| format!("{}幢{}单元{}室", h.building, h.unit, h.room)),
+                    h.usage.map(|u| u.as_str().to_owned()).unwrap_or_default(),
+                ],
+                idents: vec![h.id.as_str().to_owned()],
+                ..placed(store, std::slice::from_ref(&h.community))?
+            },
+            BaseRecord::Vehicle(v) => TextDoc {
+                key: NodeRef::Vehicle(v.plate.clone()).to_string(),
+                kind: "vehicle".into(),
+                text: [&v.color, &v.brand]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .chain(v.kind.map(|k| k.as_str().to_owned()))
+                    .collect(),
+                idents: std::iter::once(v.plate.as_str().to_owned())
+                    .chain(v.rfid.as_ref().map(|r| r.as_str().to_owned()))
+                    .collect(),
+                ..placed(store, v.community.as_slice())?
+            },
+            BaseRecord::Device(d) => TextDoc {
+                key: NodeRef::Device(d.id.clone()).to_string(),
+                kind: "device".into(),
+                names: d.name.iter().cloned().collect(),
+                text: [&d.building, &d.unit]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .chain([d.kind.as_str().to_owned()])
+                    .collect(),
+                idents: vec![d.id.as_str().to_owned()],
+                ..placed(store, std::slice::from_ref(&d.community))?
+            },
+            BaseRecord::Region(_) | BaseRecord::Card(_) | BaseRecord::Kin(_) => return Ok(()),
+        };
+        self.index.put(&doc)?;
+        Ok(())
+    }
+}
+
+/// A document's place: its communities and their region paths.
+fn placed(store: &RocksStore, communities: &[CommunityId]) -> Result<TextDoc> {
+    let mut doc = TextDoc::default();
+    for c in communities {
+        doc.communities.push(c.as_str().to_owned());
+        if let Some(BaseRecord::Community(c)) = store.base(BaseKind::Community, c.as_str())? {
+            doc.regions.push(region_path(&c.region));
+        }
+    }
+    Ok(doc)
+}
+
+/// A person: name, identity number, phone, categories (as tags), placed in
+/// the communities of their current registrations.
+fn person_doc(store: &RocksStore, p: &Person, now: Timestamp) -> Result<TextDoc> {
+    let mut communities = Vec::new();
+    for c in communities_of(store, &p.id, now)? {
+        if !communities.contains(&c) {
+            communities.push(c);
+        }
+    }
+    Ok(TextDoc {
+        key: NodeRef::Person(p.id.clone()).to_string(),
+        kind: "person".into(),
+        names: p.name.iter().cloned().collect(),
+        idents: std::iter::once(p.id.as_str().to_owned())
+            .chain(p.id_number.as_ref().map(|n| n.as_str().to_owned()))
+            .chain(p.phone.clone())
+            .collect(),
+        tags: p.categories.clone(),
+        ..placed(store, &communities)?
+    })
+}
+
+fn communities_of(
+    store: &RocksStore,
+    person: &PersonId,
+    now: Timestamp,
+) -> Result<Vec<CommunityId>> {
+    let mut houses = Vec::new();
+    store.for_each_base_with(BaseKind::Residence, &format!("{person}\u{1f}"), |rec| {
+        if let BaseRecord::Residence(r) = rec
+            && r.until.is_none_or(|u| u > now)
+        {
+            houses.push(r.house);
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::new();
+    for h in houses {
+        if let Some(BaseRecord::House(h)) = store.base(BaseKind::House, h.as_str())? {
+            out.push(h.community);
+        }
+    }
+    Ok(out)
+}
