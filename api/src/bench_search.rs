@@ -221,3 +221,188 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct TextBenchArgs {
+    /// Documents (persons; every third with a vehicle document too).
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    /// Queries per workload.
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    #[arg(long, default_value_t = 256)]
+    writer_mb: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤";
+const GIVEN: &str = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥建国文辉力鹏宇浩然子轩雨欣梓涵一诺佳怡思远博文晨阳嘉豪俊杰欣怡心怡婷婷海燕春梅";
+const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
+
+pub fn bench_text(a: TextBenchArgs) -> Result<ExitCode> {
+    use search::{TextDoc, TextIndex, TextQuery};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
+    let surnames: Vec<char> = SURNAMES.chars().collect();
+    let given: Vec<char> = GIVEN.chars().collect();
+    let provinces: Vec<char> = PROVINCES.chars().collect();
+    let letters: Vec<char> = "ABCDEFGHJKLMNPQRSTUVWXYZ".chars().collect();
+    let _ = std::fs::remove_dir_all(&a.dir);
+    let idx = TextIndex::open(&a.dir, a.writer_mb)?;
+    let mut names = Vec::new();
+    let mut ids = Vec::new();
+    let mut plates = Vec::new();
+    let t0 = Instant::now();
+    let mut docs = 0usize;
+    for i in 0..a.n {
+        let mut name: String = surnames[rng.random_range(0..surnames.len())].into();
+        for _ in 0..rng.random_range(1..=2) {
+            name.push(given[rng.random_range(0..given.len())]);
+        }
+        let id = format!(
+            "{:06}{:04}{:02}{:02}{:03}{}",
+            rng.random_range(110000..660000),
+            rng.random_range(1940..2020),
+            rng.random_range(1..13),
+            rng.random_range(1..29),
+            rng.random_range(0..1000),
+            rng.random_range(0..10)
+        );
+        let phone = format!("1{:010}", rng.random_range(3_000_000_000u64..9_999_999_999));
+        let community = format!("C{:05}", i % 20_000);
+        let region = vec![
+            "330000".to_owned(),
+            "330100".to_owned(),
+            format!("3301{:02}", i % 13 + 1),
+        ];
+        idx.put(&TextDoc {
+            key: format!("person:{id}"),
+            kind: "person".into(),
+            names: vec![name.clone()],
+            idents: vec![id.clone(), phone],
+            tags: if i % 50 == 0 {
+                vec!["独居老人".into()]
+            } else {
+                vec![]
+            },
+            communities: vec![community.clone()],
+            regions: vec![region.clone()],
+            ..TextDoc::default()
+        })?;
+        docs += 1;
+        if i % 3 == 0 {
+            let plate = format!(
+                "{}{}{:05}",
+                provinces[rng.random_range(0..provinces.len())],
+                letters[rng.random_range(0..letters.len())],
+                rng.random_range(0..100_000)
+            );
+            idx.put(&TextDoc {
+                key: format!("vehicle:{plate}"),
+                kind: "vehicle".into(),
+                text: vec!["白色 大众".into()],
+                idents: vec![plate.clone()],
+                communities: vec![community],
+                regions: vec![region],
+                ..TextDoc::default()
+            })?;
+            docs += 1;
+            if plates.len() < 10_000 {
+                plates.push(plate);
+            }
+        }
+        if names.len() < 10_000 {
+            names.push(name);
+            ids.push(id);
+        }
+        if (i + 1) % 250_000 == 0 {
+            idx.commit(&format!("bench/{i}"))?;
+        }
+    }
+    idx.commit("bench/end")?;
+    let secs = t0.elapsed().as_secs_f64();
+    let size: u64 = std::fs::read_dir(&a.dir)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    say!(
+        "text: indexed {docs} documents in {secs:.1} s = {:.0} docs/s; {:.0} MiB on disk; peak RSS {:.0} MiB",
+        docs as f64 / secs,
+        size as f64 / (1 << 20) as f64,
+        peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
+    );
+    let pinyin_of = |name: &str| -> String {
+        use pinyin::ToPinyin;
+        name.to_pinyin().flatten().map(|p| p.plain()).collect()
+    };
+    let workloads: Vec<(&str, Vec<String>)> = vec![
+        (
+            "name (Chinese)",
+            names.iter().take(a.queries).cloned().collect(),
+        ),
+        (
+            "pinyin",
+            names.iter().take(a.queries).map(|n| pinyin_of(n)).collect(),
+        ),
+        (
+            "partial plate (浙B*345)",
+            plates
+                .iter()
+                .take(a.queries)
+                .map(|p| {
+                    let c: Vec<char> = p.chars().collect();
+                    format!(
+                        "{}{}*{}",
+                        c[0],
+                        c[1],
+                        c[c.len() - 3..].iter().collect::<String>()
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "id suffix (last 4)",
+            ids.iter()
+                .take(a.queries)
+                .map(|i| i[i.len() - 4..].to_owned())
+                .collect(),
+        ),
+        (
+            "id suffix + region filter",
+            ids.iter()
+                .take(a.queries)
+                .map(|i| i[i.len() - 4..].to_owned())
+                .collect(),
+        ),
+    ];
+    let district = vec![vec![
+        "330000".to_owned(),
+        "330100".to_owned(),
+        "330101".to_owned(),
+    ]];
+    for (name, qs) in workloads {
+        let filtered = name.contains("region");
+        let mut ms = Vec::with_capacity(qs.len());
+        let mut total = 0usize;
+        for q in &qs {
+            let t1 = Instant::now();
+            let r = idx.search(&TextQuery {
+                text: q,
+                regions: if filtered { &district } else { &[] },
+                limit: 20,
+                ..TextQuery::default()
+            })?;
+            ms.push(t1.elapsed().as_secs_f64() * 1000.0);
+            total += r.total;
+        }
+        say!(
+            "text  {name:<28} p50 {:.2} ms  p99 {:.2} ms  (mean matches {:.0})",
+            pct(&mut ms, 0.5),
+            pct(&mut ms, 0.99),
+            total as f64 / qs.len().max(1) as f64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

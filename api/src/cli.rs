@@ -110,6 +110,8 @@ enum Command {
     BenchGraph(crate::bench::BenchArgs),
     /// Benchmark: face index build rate, recall@10 against QPS, size.
     BenchFaces(crate::bench_search::FaceBenchArgs),
+    /// Benchmark: full-text indexing rate and query latency.
+    BenchText(crate::bench_search::TextBenchArgs),
     /// Full-text search over persons, houses, vehicles, communities and
     /// devices (JSON: hits, total, facets).
     Search(crate::cli_search::SearchArgs),
@@ -165,6 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Trajectory(a) => crate::cli_graph::trajectory(&config, a),
         Command::BenchGraph(a) => crate::bench::bench_graph(&config, a),
         Command::BenchFaces(a) => crate::bench_search::bench_faces(a),
+        Command::BenchText(a) => crate::bench_search::bench_text(a),
         Command::Search(a) => crate::cli_search::search(&config, a),
         Command::Faces(c) => crate::cli_search::faces(&config, c),
         Command::Merge { archive, into } => crate::cli_search::merge(&config, &archive, &into),
