@@ -28,3 +28,9 @@ echo "== who is person:$a linked to, strongest first"
 "$anju" --store "$data/store" graph neighbours "person:$a" --limit 5
 echo "== how are person:$a and person:$b connected"
 "$anju" --store "$data/store" graph path "person:$a" "person:$b" --max-paths 1
+name=$(python3 -c 'import json,sys; print(next(d["name"] for d in map(json.loads, open(sys.argv[1])) if d.get("type") == "person" and d.get("name")))' "$data/demo/base.jsonl")
+echo "== search: $name, and everyone whose identity number ends in 0014"
+"$anju" --store "$data/store" search "$name" --per-page 3
+"$anju" --store "$data/store" search 0014 --kind person --per-page 3
+echo "== one archive per person: stranger clustering against the city's ground truth"
+"$anju" --store "$data/store" evaluate-faces "$data/demo/faces-truth.csv"

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use graph::RocksStore;
-use model::{NodeRef, RegionCode};
-use search::{FaceFilter, FaceIndex, FaceParams, TextIndex, TextQuery};
+use model::{BaseKind, BaseRecord, NodeRef, RegionCode};
+use search::{TextIndex, TextQuery};
 use serde_json::json;
 
 use crate::cli::say;
 use crate::config::Config;
 use crate::graphs::Projector;
+use crate::identity::Identities;
 use crate::texts::region_path;
 
 #[derive(Debug, Args)]
@@ -37,6 +38,16 @@ pub struct SearchArgs {
     per_page: usize,
 }
 
+/// Where a face search looks: communities, or regions (all communities
+/// within them); nothing: everywhere.
+#[derive(Debug, Args)]
+pub struct Scope {
+    #[arg(long, value_delimiter = ',')]
+    region: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    community: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum FacesCmd {
     /// The registered persons most like an archive's faces (a stranger
@@ -47,9 +58,57 @@ pub enum FacesCmd {
         k: usize,
         #[arg(long, default_value_t = 0.0)]
         min_score: f32,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// The faces most like a feature (a JSON array or base64 of
+    /// little-endian f32, as in the ingest format).
+    Search {
+        feature: String,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long, default_value_t = 0.5)]
+        min_score: f32,
+        /// `person` or `stranger` (default: both).
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
     },
     /// Face index figures.
     Stats,
+}
+
+/// The communities a scope names (regions resolved from the store's
+/// community register); None: no restriction.
+fn communities_in(config: &Config, scope: &Scope) -> Result<Option<Vec<String>>> {
+    if scope.region.is_empty() && scope.community.is_empty() {
+        return Ok(None);
+    }
+    let mut out = scope.community.clone();
+    if !scope.region.is_empty() {
+        let codes = scope
+            .region
+            .iter()
+            .map(|r| RegionCode::new(r).with_context(|| format!("--region {r}")))
+            .collect::<Result<Vec<_>>>()?;
+        let store = RocksStore::open_read_only(&config.store_config())?;
+        store.for_each_base(BaseKind::Community, |rec| {
+            if let BaseRecord::Community(c) = rec
+                && codes.iter().any(|code| c.region.is_within(code))
+            {
+                out.push(c.id.as_str().to_owned());
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Some(out))
+}
+
+fn hits_json(hits: &[search::Hit]) -> serde_json::Value {
+    hits.iter()
+        .map(|h| json!({"node": h.entity, "score": h.score}))
+        .collect()
 }
 
 pub fn search(config: &Config, a: SearchArgs) -> Result<ExitCode> {
@@ -104,58 +163,62 @@ pub fn search(config: &Config, a: SearchArgs) -> Result<ExitCode> {
 
 pub fn faces(config: &Config, cmd: FacesCmd) -> Result<ExitCode> {
     let dir = config.search_dir().join("faces");
-    let idx = FaceIndex::open(
-        &dir,
-        config.deployment.face_dim,
-        FaceParams {
-            ef_search: config.identity.ef_search,
-            ..FaceParams::default()
-        },
-    )?;
+    let ids = Identities::open(&dir, config.deployment.face_dim, config.identity.clone())
+        .with_context(|| format!("opening the face index at {}", dir.display()))?;
     match cmd {
         FacesCmd::Stats => {
-            let s = idx.stats();
+            let s = ids.index.stats();
             say!(
                 "{}",
-                json!({"archives": s.entities, "vectors": s.vectors, "bytes_on_disk": s.bytes_on_disk, "checkpoint": idx.checkpoint()})
+                json!({"archives": s.entities, "vectors": s.vectors, "bytes_on_disk": s.bytes_on_disk, "checkpoint": ids.index.checkpoint()})
             );
         }
-        FacesCmd::Similar { node, k, min_score } => {
+        FacesCmd::Similar {
+            node,
+            k,
+            min_score,
+            scope,
+        } => {
             let n = NodeRef::parse(&node).map_err(|e| anyhow::anyhow!("node {node}: {e}"))?;
-            let entity = n.to_string();
-            let vectors = idx.vectors_of(&entity)?;
-            if vectors.is_empty() {
-                bail!("{entity} has no face in the index");
-            }
-            // a stranger archive is compared with registered persons; a
-            // person with the archives that may be them
-            let kind = match n {
-                NodeRef::Stranger(_) => "person",
-                _ => "stranger",
+            let within = communities_in(config, &scope)?;
+            let Some(hits) = ids.similar(&n, k, min_score, within.as_deref())? else {
+                bail!("{n} has no face in the index");
             };
-            let filter = FaceFilter {
-                kind: Some(kind),
-                except: Some(&entity),
-                ..FaceFilter::default()
-            };
-            let mut best = std::collections::HashMap::<String, f32>::new();
-            for v in &vectors {
-                for h in idx.search(v, k, min_score, &filter)? {
-                    let b = best.entry(h.entity).or_insert(f32::MIN);
-                    *b = b.max(h.score);
-                }
-            }
-            let mut hits: Vec<(String, f32)> = best.into_iter().collect();
-            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            hits.truncate(k);
             say!(
                 "{}",
                 json!({
-                    "node": entity,
-                    "representatives": vectors.len(),
-                    "similar": hits.iter().map(|(e, s)| json!({"node": e, "score": s})).collect::<Vec<_>>(),
+                    "node": n.to_string(),
+                    "representatives": ids.index.representatives(&n.to_string()),
+                    "similar": hits_json(&hits),
                 })
             );
+        }
+        FacesCmd::Search {
+            feature,
+            k,
+            min_score,
+            kind,
+            scope,
+        } => {
+            let value = serde_json::from_str::<serde_json::Value>(&feature)
+                .unwrap_or(serde_json::Value::String(feature));
+            let f = ingest::parse_feature(&value, config.deployment.face_dim)
+                .map_err(|e| anyhow::anyhow!("feature: {e}"))?;
+            if let Some(k) = kind.as_deref()
+                && !matches!(k, "person" | "stranger")
+            {
+                bail!("--kind {k}: expected person or stranger");
+            }
+            let within = communities_in(config, &scope)?;
+            let hits = ids.search(
+                f.as_slice(),
+                k,
+                min_score,
+                kind.as_deref(),
+                within.as_deref(),
+                None,
+            )?;
+            say!("{}", json!({"hits": hits_json(&hits)}));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -67,6 +67,68 @@ impl Identities {
         }
     }
 
+    /// The faces most like `query` (best vector per archive), of `kind`
+    /// (`person`, `stranger`, or any), within `communities` if given.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_score: f32,
+        kind: Option<&str>,
+        communities: Option<&[String]>,
+        except: Option<&str>,
+    ) -> search::FaceResult<Vec<Hit>> {
+        self.index.search(
+            query,
+            k,
+            min_score,
+            &FaceFilter {
+                scopes: communities,
+                kind,
+                except,
+            },
+        )
+    }
+
+    /// For a stranger archive, the registered persons most like its faces
+    /// (suggestions to merge); for a person, the archives most like their
+    /// face. None when the node has no face in the index.
+    pub fn similar(
+        &self,
+        node: &NodeRef,
+        k: usize,
+        min_score: f32,
+        communities: Option<&[String]>,
+    ) -> search::FaceResult<Option<Vec<Hit>>> {
+        let entity = node.to_string();
+        let vectors = self.index.vectors_of(&entity)?;
+        if vectors.is_empty() {
+            return Ok(None);
+        }
+        let kind = match node {
+            NodeRef::Stranger(_) => "person",
+            _ => "stranger",
+        };
+        let mut best = std::collections::HashMap::<String, f32>::new();
+        for v in &vectors {
+            for h in self.search(v, k, min_score, Some(kind), communities, Some(&entity))? {
+                let b = best.entry(h.entity).or_insert(f32::MIN);
+                *b = b.max(h.score);
+            }
+        }
+        let mut hits: Vec<Hit> = best
+            .into_iter()
+            .map(|(entity, score)| Hit { entity, score })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.entity.cmp(&b.entity))
+        });
+        hits.truncate(k);
+        Ok(Some(hits))
+    }
+
     fn scope(c: Option<&CommunityId>) -> &str {
         c.map_or("", |c| c.as_str())
     }

@@ -19,3 +19,12 @@ pub use csv_base::{csv_type_for_file, parse_csv};
 pub use error::{Error, FieldProblem, Result};
 pub use pipeline::{Outcome, Progress, RecordSink, SinkError, Summary, TypeCounts};
 pub use wire::{ParseConfig, parse_line, parse_object};
+
+/// A face feature as the contract writes it (a JSON array of numbers or
+/// base64 of little-endian `f32`), checked for `dim`.
+pub fn parse_feature(
+    v: &serde_json::Value,
+    dim: usize,
+) -> std::result::Result<model::Feature, String> {
+    fields::feature(v, dim)
+}

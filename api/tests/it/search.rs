@@ -125,6 +125,35 @@ fn the_city_is_findable_and_its_faces_are_one_archive_per_person() {
     assert!(faces["archives"].as_u64().unwrap() > 0);
     let similar = run(&store, &["faces", "similar", &me, "--k", "3"]);
     assert!(similar["similar"].is_array());
+    // a face search by feature finds its person, within the person's region
+    // and not outside it
+    let face = p["face"].as_str().expect("the first person has a face");
+    let hits = run(&store, &["faces", "search", face, "--k", "3"]);
+    assert_eq!(hits["hits"][0]["node"], me.as_str(), "{hits}");
+    assert!(hits["hits"][0]["score"].as_f64().unwrap() > 0.99);
+    let here = run(&store, &["faces", "search", face, "--region", province]);
+    assert_eq!(here["hits"][0]["node"], me.as_str());
+    let elsewhere = run(&store, &["faces", "search", face, "--region", "110000"]);
+    assert_eq!(elsewhere["hits"].as_array().unwrap().len(), 0);
+    let strangers = run(
+        &store,
+        &[
+            "faces",
+            "search",
+            face,
+            "--kind",
+            "stranger",
+            "--min-score",
+            "0.9",
+        ],
+    );
+    assert!(
+        strangers["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["node"].as_str().unwrap().starts_with("stranger:"))
+    );
     let truth = data.join("faces-truth.csv");
     let m = run(&store, &["evaluate-faces", truth.to_str().unwrap()]);
     assert!(m["captures"].as_u64().unwrap() > 50, "{m}");
