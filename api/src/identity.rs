@@ -116,17 +116,7 @@ impl Identities {
                 *b = b.max(h.score);
             }
         }
-        let mut hits: Vec<Hit> = best
-            .into_iter()
-            .map(|(entity, score)| Hit { entity, score })
-            .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.entity.cmp(&b.entity))
-        });
-        hits.truncate(k);
-        Ok(Some(hits))
+        Ok(Some(search::top_k(best, k)))
     }
 
     fn scope(c: Option<&CommunityId>) -> &str {

@@ -110,7 +110,7 @@ impl ExactIndex {
 
 /// The `k` best entities of a map entity → best score, best first (ties by
 /// entity, so answers are deterministic).
-pub(crate) fn top_k(best: HashMap<impl Into<String>, f32>, k: usize) -> Vec<Hit> {
+pub fn top_k(best: HashMap<impl Into<String>, f32>, k: usize) -> Vec<Hit> {
     let mut hits: Vec<Hit> = best
         .into_iter()
         .map(|(entity, score)| Hit {

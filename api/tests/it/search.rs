@@ -3,7 +3,7 @@
 //! checkpoints, rebuilt alike; stranger clustering measured against the
 //! fixtures' ground truth.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -32,16 +32,22 @@ fn first_of(data: &Path, ty: &str) -> Value {
         .unwrap()
 }
 
-#[test]
-fn the_city_is_findable_and_its_faces_are_one_archive_per_person() {
+/// A small city ingested into a fresh store: (its directory, data, store).
+fn ingested_city(seed: u64, days: u32) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let data = small_city(dir.path(), 3, 3, "data");
+    let data = small_city(dir.path(), seed, days, "data");
     let store = dir.path().join("store");
     ok(anju()
         .arg("--store")
         .arg(&store)
         .args(["ingest", "--progress", "none"])
         .arg(&data));
+    (dir, data, store)
+}
+
+#[test]
+fn the_city_is_findable_and_its_faces_are_one_archive_per_person() {
+    let (_dir, data, store) = ingested_city(3, 3);
 
     let p = first_of(&data, "person");
     let (id, name, phone) = (
@@ -164,14 +170,7 @@ fn the_city_is_findable_and_its_faces_are_one_archive_per_person() {
 
 #[test]
 fn an_investigator_merges_a_stranger_archive_into_a_person() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = small_city(dir.path(), 4, 2, "data");
-    let store = dir.path().join("store");
-    ok(anju()
-        .arg("--store")
-        .arg(&store)
-        .args(["ingest", "--progress", "none"])
-        .arg(&data));
+    let (_dir, data, store) = ingested_city(4, 2);
     // a stranger's archive, from the ground truth's first stranger capture
     let truth = std::fs::read_to_string(data.join("faces-truth.csv")).unwrap();
     let event = truth
