@@ -1,23 +1,19 @@
-//! Search beside the graph: the face-feature index (and, with the search
-//! issue, the tantivy full-text index and an ANN index).
+//! Search beside the graph: the full-text index ([`TextIndex`], tantivy with
+//! a Chinese tokenizer) and the face-feature index ([`FaceIndex`], HNSW on
+//! LMDB), each durable with a checkpoint of what it reflects.
 //!
-//! [`ExactIndex`] answers top-k cosine queries by brute force. It is the
-//! oracle an approximate index is measured against (recall), and the index for
-//! deployments small enough not to need one. [`IvfIndex`] scans only the
-//! lists nearest to the query (in memory; the on-disk ANN index comes with
-//! the search issue). Results are plain [`Hit`]s; index
-//! internals never leave this crate.
+//! [`ExactIndex`] answers top-k cosine queries by brute force: the oracle the
+//! face index is measured against (recall). Results are plain [`Hit`]s and
+//! [`TextHit`]s; index internals never leave this crate.
 
 use std::collections::HashMap;
 
 use model::Feature;
 
 mod face;
-mod ivf;
 mod text;
 
 pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats};
-pub use ivf::{IvfIndex, IvfParams};
 pub use text::{
     TextDoc, TextError, TextHit, TextIndex, TextQuery, TextResult, TextResults, normalise_ident,
 };
