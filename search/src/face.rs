@@ -73,9 +73,9 @@ pub struct FaceParams {
     pub alpha: f32,
     /// Size of the LMDB memory map (virtual; the file grows as needed).
     pub map_size: usize,
-    /// Filtered searches over at most this many built vectors are answered
-    /// exactly (a scan is cheap there, and exact answers do not depend on
-    /// how the graph was built, so identification replays alike).
+    /// Searches over at most this many built vectors are answered exactly
+    /// (a scan of that many LMDB reads costs about what a graph search does,
+    /// and exact answers do not depend on how the graph was built).
     pub exact_below: u64,
 }
 
@@ -86,7 +86,7 @@ impl Default for FaceParams {
             ef_search: 128,
             alpha: 1.2,
             map_size: 256 << 30,
-            exact_below: 20_000,
+            exact_below: 2_048,
         }
     }
 }
@@ -740,7 +740,11 @@ mod tests {
         // below `exact_below` candidates the answer is exact
         idx.commit("all").unwrap();
         drop(idx);
-        let idx = FaceIndex::open(dir.path(), dim, FaceParams::default()).unwrap();
+        let scan = FaceParams {
+            exact_below: n as u64,
+            ..FaceParams::default()
+        };
+        let idx = FaceIndex::open(dir.path(), dim, scan).unwrap();
         assert_eq!(recall(&idx), 1.0);
     }
 }
