@@ -3,7 +3,8 @@
 //!
 //! A face without a person id goes, in order, to the most similar registered
 //! face at or above `face_match_threshold`; else to the most similar stranger
-//! archive at or above `stranger_threshold`; else it opens a new stranger
+//! archive at or above `stranger_threshold` (each looked for first among the
+//! faces of the capture's community, then everywhere); else it opens a new stranger
 //! archive, named after the capture (`s-<event>-<slot>`), so a replay names
 //! it alike. An archive is represented by up to `representatives` vectors:
 //! its first capture, then captures less similar than
@@ -53,18 +54,31 @@ impl Identities {
         })
     }
 
-    fn best(&self, f: &Feature, kind: &str, min: f32) -> Option<Hit> {
-        let filter = FaceFilter {
-            kind: Some(kind),
-            ..FaceFilter::default()
-        };
-        match self.index.search(f.as_slice(), 1, min, &filter) {
-            Ok(mut hits) => hits.pop(),
-            Err(e) => {
-                tracing::warn!(error = %e, "face search failed");
-                None
+    /// The best face of `kind` at or above `min`: first among those of the
+    /// capture's community (a few hundred faces, scanned), then, if none
+    /// is, everywhere (the HNSW graph). Residents are found locally.
+    fn best(&self, f: &Feature, kind: &str, min: f32, local: Option<&CommunityId>) -> Option<Hit> {
+        let here = local.map(|c| [c.as_str().to_owned()]);
+        let scopes = [here.as_ref().map(|h| h.as_slice()), None];
+        for scope in scopes.iter().skip(usize::from(here.is_none())) {
+            let filter = FaceFilter {
+                kind: Some(kind),
+                scopes: *scope,
+                ..FaceFilter::default()
+            };
+            match self.index.search(f.as_slice(), 1, min, &filter) {
+                Ok(mut hits) => {
+                    if let Some(h) = hits.pop() {
+                        return Some(h);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "face search failed");
+                    return None;
+                }
             }
         }
+        None
     }
 
     /// The faces most like `query` (best vector per archive), of `kind`
@@ -142,13 +156,23 @@ impl FaceMatcher for Identities {
         capture: &Capture<'_>,
         strangers: bool,
     ) -> Option<NodeRef> {
-        if let Some(h) = self.best(feature, "person", self.params.face_match_threshold) {
+        if let Some(h) = self.best(
+            feature,
+            "person",
+            self.params.face_match_threshold,
+            capture.community,
+        ) {
             return NodeRef::parse(&h.entity).ok();
         }
         if !strangers {
             return None;
         }
-        if let Some(h) = self.best(feature, "stranger", self.params.stranger_threshold) {
+        if let Some(h) = self.best(
+            feature,
+            "stranger",
+            self.params.stranger_threshold,
+            capture.community,
+        ) {
             return NodeRef::parse(&h.entity).ok();
         }
         ArchiveId::new(&format!("s-{}-{}", capture.event, capture.slot))
