@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use graph::RocksStore;
-use model::{BaseKind, BaseRecord, CommunityId, NodeRef, Person, PersonId, RegionCode, Timestamp};
+use model::{BaseKind, BaseRecord, CommunityId, NodeRef, Person, RegionCode, Timestamp};
 use search::{TextDoc, TextIndex};
 
 /// Base records read per step of a catch-up.
@@ -168,12 +168,7 @@ fn placed(store: &RocksStore, communities: &[CommunityId]) -> Result<TextDoc> {
 /// A person: name, identity number, phone, categories (as tags), placed in
 /// the communities of their current registrations.
 fn person_doc(store: &RocksStore, p: &Person, now: Timestamp) -> Result<TextDoc> {
-    let mut communities = Vec::new();
-    for c in communities_of(store, &p.id, now)? {
-        if !communities.contains(&c) {
-            communities.push(c);
-        }
-    }
+    let communities = graph::communities_of(store, &p.id, now)?;
     Ok(TextDoc {
         key: NodeRef::Person(p.id.clone()).to_string(),
         kind: "person".into(),
@@ -185,27 +180,4 @@ fn person_doc(store: &RocksStore, p: &Person, now: Timestamp) -> Result<TextDoc>
         tags: p.categories.clone(),
         ..placed(store, &communities)?
     })
-}
-
-fn communities_of(
-    store: &RocksStore,
-    person: &PersonId,
-    now: Timestamp,
-) -> Result<Vec<CommunityId>> {
-    let mut houses = Vec::new();
-    store.for_each_base_with(BaseKind::Residence, &format!("{person}\u{1f}"), |rec| {
-        if let BaseRecord::Residence(r) = rec
-            && r.until.is_none_or(|u| u > now)
-        {
-            houses.push(r.house);
-        }
-        Ok(())
-    })?;
-    let mut out = Vec::new();
-    for h in houses {
-        if let Some(BaseRecord::House(h)) = store.base(BaseKind::House, h.as_str())? {
-            out.push(h.community);
-        }
-    }
-    Ok(out)
 }

@@ -30,7 +30,7 @@ pub use error::{Error, Result};
 pub use mem::MemGraph;
 #[cfg(feature = "neo4j")]
 pub use neo4j::{Neo4jConfig, Neo4jGraph};
-pub use project::{attributed, derived_digest};
+pub use project::{attributed, communities_of, derived_digest};
 pub use relation::{Edge, EdgeFilter, EdgeKey, GraphOp, Node, RelationStore};
 pub use rocks_graph::RocksGraph;
 pub use store::{

@@ -574,22 +574,9 @@ impl<'a> Projection<'a> {
 
     /// The community of a person's current registration (the first, if several).
     fn community_of(&self, person: &PersonId) -> Result<Option<CommunityId>> {
-        let mut houses = Vec::new();
-        self.store
-            .for_each_base_with(BaseKind::Residence, &format!("{person}\u{1f}"), |rec| {
-                if let BaseRecord::Residence(r) = rec
-                    && r.until.is_none_or(|u| u > self.now)
-                {
-                    houses.push(r.house);
-                }
-                Ok(())
-            })?;
-        for h in houses {
-            if let Some(BaseRecord::House(h)) = self.store.base(BaseKind::House, h.as_str())? {
-                return Ok(Some(h.community));
-            }
-        }
-        Ok(None)
+        Ok(communities_of(self.store, person, self.now)?
+            .into_iter()
+            .next())
     }
 
     /// Clears every derived state (timelines, evidence, indexes, the graph)
@@ -2014,6 +2001,33 @@ pub fn evidence(store: &RocksStore, key: &EdgeKey, limit: usize) -> Result<Vec<E
     }
     out.sort_by(|a, b| a.time.cmp(&b.time).then(a.events.cmp(&b.events)));
     out.truncate(limit);
+    Ok(out)
+}
+
+/// The communities of a person's registrations current at `now`, in the
+/// order of the registrations (repeats removed).
+pub fn communities_of(
+    store: &RocksStore,
+    person: &PersonId,
+    now: Timestamp,
+) -> Result<Vec<CommunityId>> {
+    let mut houses = Vec::new();
+    store.for_each_base_with(BaseKind::Residence, &format!("{person}\u{1f}"), |rec| {
+        if let BaseRecord::Residence(r) = rec
+            && r.until.is_none_or(|u| u > now)
+        {
+            houses.push(r.house);
+        }
+        Ok(())
+    })?;
+    let mut out: Vec<CommunityId> = Vec::new();
+    for h in houses {
+        if let Some(BaseRecord::House(h)) = store.base(BaseKind::House, h.as_str())?
+            && !out.contains(&h.community)
+        {
+            out.push(h.community);
+        }
+    }
     Ok(out)
 }
 
