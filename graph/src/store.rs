@@ -58,9 +58,12 @@ pub(crate) const CF_ACC: &str = "acc";
 pub(crate) const CF_DSTATE: &str = "dstate";
 pub(crate) const CF_GNODE: &str = "gnode";
 pub(crate) const CF_GEDGE: &str = "gedge";
-const ALL_CFS: [&str; 12] = [
+/// Records the platform itself keeps (alerts and their workflow, watch
+/// lists, checkpoints of the real-time rules): store of record, not derived.
+const CF_APP: &str = "app";
+const ALL_CFS: [&str; 13] = [
     CF_META, CF_BASE, CF_EVENTS, CF_LOG, CF_PENDING, CF_BLOG, CF_ATTR, CF_TL, CF_ACC, CF_DSTATE,
-    CF_GNODE, CF_GEDGE,
+    CF_GNODE, CF_GEDGE, CF_APP,
 ];
 /// What a rebuild clears: everything derived from the store of record.
 pub(crate) const DERIVED_CFS: [&str; 5] = [CF_TL, CF_ACC, CF_DSTATE, CF_GNODE, CF_GEDGE];
@@ -291,7 +294,12 @@ impl RocksStore {
             });
         }
         let (db_opts, cf_opts) = db_options(cfg);
-        let cfs = ALL_CFS.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
+        // a store written by an older build may lack a family added since
+        let existing = DB::list_cf(&db_opts, &cfg.path).unwrap_or_default();
+        let cfs = ALL_CFS
+            .iter()
+            .filter(|n| existing.is_empty() || existing.iter().any(|e| e == *n))
+            .map(|n| ColumnFamilyDescriptor::new(*n, cf_opts.clone()));
         let db = DB::open_cf_descriptors_read_only(&db_opts, &cfg.path, cfs, false)
             .map_err(|e| classify_open_error(&cfg.path, e))?;
         let mut store = Self::new(db, cfg, true);
@@ -677,6 +685,37 @@ impl RocksStore {
         }
     }
 
+    /// Several base records of one kind in one batched read, in the order of
+    /// `keys` (`None` where there is none).
+    pub fn bases(&self, kind: BaseKind, keys: &[&str]) -> Result<Vec<Option<BaseRecord>>> {
+        let ks: Vec<Vec<u8>> = keys.iter().map(|k| base_key(kind, k)).collect();
+        let cf = self.cf(CF_BASE);
+        self.db
+            .batched_multi_get_cf(cf, &ks, false)
+            .into_iter()
+            .zip(&ks)
+            .map(|(r, k)| match r? {
+                Some(v) => Ok(Some(decode(k, &v)?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Several events by id in one batched read, in the order of `ids`.
+    pub fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>> {
+        let ks: Vec<Vec<u8>> = ids.iter().map(|k| event_key(k)).collect();
+        let cf = self.cf(CF_EVENTS);
+        self.db
+            .batched_multi_get_cf(cf, &ks, false)
+            .into_iter()
+            .zip(&ks)
+            .map(|(r, k)| match r? {
+                Some(v) => Ok(Some(decode(k, &v)?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     /// Events in order of arrival from sequence `from`, at most `limit`;
     /// projections resume from a recorded sequence with this.
     pub fn log_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
@@ -927,6 +966,97 @@ fn dir_size(path: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// The platform's own records (alerts, watch lists, rule checkpoints):
+/// opaque values under caller-chosen keys, written atomically and synced
+/// like every acknowledged batch.
+impl RocksStore {
+    fn app(&self) -> Option<&rocksdb::ColumnFamily> {
+        self.db.cf_handle(CF_APP)
+    }
+
+    /// Writes (`Some`) and deletes (`None`) in one durable batch.
+    pub fn app_write(&self, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.poisoned {
+            return Err(Error::Storage(
+                "an earlier write failed; reopen the store".into(),
+            ));
+        }
+        let cf = self.app().ok_or(Error::ReadOnly)?;
+        let mut batch = WriteBatch::default();
+        for (k, v) in changes {
+            match v {
+                Some(v) => batch.put_cf(cf, k, v),
+                None => batch.delete_cf(cf, k),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    pub fn app_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.app() {
+            Some(cf) => Ok(self.db.get_cf(cf, key)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Entries whose key starts with `prefix`, in key order (or reverse),
+    /// starting after `after` when given, while `f` returns true.
+    pub fn app_scan(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+        after: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let Some(cf) = self.app() else {
+            return Ok(());
+        };
+        let end = prefix_successor(prefix);
+        let mode = match (reverse, after, &end) {
+            (false, Some(a), _) => IteratorMode::From(a, Direction::Forward),
+            (false, None, _) => IteratorMode::From(prefix, Direction::Forward),
+            (true, Some(a), _) => IteratorMode::From(a, Direction::Reverse),
+            (true, None, Some(e)) => IteratorMode::From(e, Direction::Reverse),
+            (true, None, None) => IteratorMode::End,
+        };
+        for item in self.db.iterator_cf(cf, mode) {
+            let (k, v) = item?;
+            if after.is_some_and(|a| *k == *a) || (reverse && end.as_deref() == Some(&*k)) {
+                continue;
+            }
+            if !k.starts_with(prefix) {
+                if reverse && k.as_ref() > prefix {
+                    continue;
+                }
+                break;
+            }
+            if !f(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix` (`None`:
+/// there is none, the prefix is all 0xFF).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xFF {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
 }
 
 /// Access for the projections (timelines, relations) that live beside the

@@ -3,7 +3,8 @@
 //! `wire` reads one JSON object of the contract (`shared/spec/ingest-format.md`)
 //! into a [`model::Record`], reporting every problem of the record (field and
 //! why), not just the first. `csv` maps the CSV base files onto the same
-//! validator. `pipeline` streams files (`.jsonl`, `.jsonl.gz`, CSV) through a
+//! validator; `gat1400` maps GA/T 1400 (视图库) objects onto the contract.
+//! `pipeline` streams files (`.jsonl`, `.jsonl.gz`, CSV) through a
 //! parser thread into a [`RecordSink`] in group-committed batches.
 //!
 //! This crate never touches storage: the sink is a port that the composition
@@ -12,6 +13,7 @@
 mod csv_base;
 mod error;
 mod fields;
+pub mod gat1400;
 pub mod pipeline;
 mod wire;
 

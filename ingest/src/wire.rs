@@ -54,6 +54,16 @@ pub fn parse_object(
     obj: &Map<String, Value>,
     cfg: &ParseConfig,
 ) -> Result<Record, Vec<FieldProblem>> {
+    parse_object_with(obj, cfg, false)
+}
+
+/// [`parse_object`]; with `feature_optional`, a `face_capture` may come
+/// without a feature (GA/T 1400 objects sent without one).
+pub(crate) fn parse_object_with(
+    obj: &Map<String, Value>,
+    cfg: &ParseConfig,
+    feature_optional: bool,
+) -> Result<Record, Vec<FieldProblem>> {
     let mut f = Fields::new(obj, "");
     let Some(ty) = f.req_str("type") else {
         return Err(f.problems);
@@ -61,7 +71,7 @@ pub fn parse_object(
     let record = if let Some(kind) = BaseKind::parse(ty) {
         base(kind, &mut f, cfg).map(Record::Base)
     } else if let Some(kind) = EventKind::parse(ty) {
-        event(kind, &mut f, cfg).map(Record::Event)
+        event(kind, &mut f, cfg, feature_optional).map(Record::Event)
     } else {
         f.problem(
             "type",
@@ -349,7 +359,12 @@ fn scalar_text(v: &Value) -> Result<String, String> {
     }
 }
 
-fn event(kind: EventKind, f: &mut Fields<'_>, cfg: &ParseConfig) -> Option<Event> {
+fn event(
+    kind: EventKind,
+    f: &mut Fields<'_>,
+    cfg: &ParseConfig,
+    feature_optional: bool,
+) -> Option<Event> {
     let clock = &cfg.clock;
     let dim = cfg.face_dim;
     let id_ = f.req_parsed("id", id(EventId::new));
@@ -369,7 +384,11 @@ fn event(kind: EventKind, f: &mut Fields<'_>, cfg: &ParseConfig) -> Option<Event
     };
     let body = match kind {
         EventKind::FaceCapture => {
-            let feature = f.req("feature", |v| fields::feature(v, dim));
+            let feature = if feature_optional {
+                Some(f.opt("feature", |v| fields::feature(v, dim)))
+            } else {
+                f.req("feature", |v| fields::feature(v, dim)).map(Some)
+            };
             let person = f.opt_parsed("person", person_id);
             let score = f.opt("score", |v| {
                 let s = fields::number(v)?;
@@ -382,7 +401,7 @@ fn event(kind: EventKind, f: &mut Fields<'_>, cfg: &ParseConfig) -> Option<Event
             let image_url = f.opt_str("image_url").map(str::to_owned);
             let direction = direction(f);
             EventBody::FaceCapture {
-                feature: Some(feature?),
+                feature: feature?,
                 person,
                 score,
                 image_url,

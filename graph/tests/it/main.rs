@@ -246,3 +246,31 @@ proptest! {
         prop_assert_eq!(digest_of(&batches), digest_of(&other));
     }
 }
+
+#[test]
+fn app_records_scan_by_prefix_both_ways_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path());
+        let put = |k: &str| (k.as_bytes().to_vec(), Some(k.as_bytes().to_vec()));
+        s.app_write(&[put("a/1"), put("a/2"), put("a/3"), put("b/1"), put("a")])
+            .unwrap();
+        s.app_write(&[(b"a/2".to_vec(), None)]).unwrap();
+    }
+    let s = open(dir.path());
+    let scan = |reverse: bool, after: Option<&str>| {
+        let mut out = Vec::new();
+        s.app_scan(b"a/", reverse, after.map(str::as_bytes), |k, _| {
+            out.push(String::from_utf8(k.to_vec()).unwrap());
+            Ok(out.len() < 10)
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(scan(false, None), ["a/1", "a/3"]);
+    assert_eq!(scan(true, None), ["a/3", "a/1"]);
+    assert_eq!(scan(false, Some("a/1")), ["a/3"]);
+    assert_eq!(scan(true, Some("a/3")), ["a/1"]);
+    assert_eq!(s.app_get(b"b/1").unwrap().as_deref(), Some(&b"b/1"[..]));
+    assert_eq!(s.app_get(b"a/2").unwrap(), None);
+}
