@@ -123,6 +123,15 @@ enum Command {
     /// Measures stranger clustering and face attribution against a ground
     /// truth (`faces-truth.csv` of `anju fixtures`).
     EvaluateFaces { truth: PathBuf },
+    /// Serves the GraphQL API, the playground and the live intake
+    /// (JSON Lines and GA/T 1400) until Ctrl-C.
+    Serve {
+        /// Address to listen on (overrides `server.listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Prints the GraphQL schema (SDL).
+    Schema,
 }
 
 pub fn main() -> ExitCode {
@@ -172,6 +181,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Faces(c) => crate::cli_search::faces(&config, c),
         Command::Merge { archive, into } => crate::cli_search::merge(&config, &archive, &into),
         Command::EvaluateFaces { truth } => crate::cli_search::evaluate_faces(&config, &truth),
+        Command::Serve { listen } => {
+            crate::server::serve(config, listen)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            say!("{}", crate::server::gql::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -299,7 +316,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
     // stored and acknowledged, and the projection catches up later
     let mut projection_error = None;
     let mut projector = if config.graph.maintain_on_ingest {
-        let opened = crate::graphs::Projector::new(config, &store).and_then(|mut p| {
+        let opened = crate::graphs::Projector::new(config, &store).and_then(|p| {
             // a crash may have left the projection behind the store
             p.projection(&store)?.catch_up(|_| {})?;
             p.texts.catch_up(&store)?;

@@ -222,7 +222,7 @@ fn open_read(config: &Config) -> Result<RocksStore> {
 /// `anju project` and `anju rebuild`.
 pub fn project(config: &Config, rebuild: bool, digest: bool) -> Result<ExitCode> {
     let store = RocksStore::open(&config.store_config())?;
-    let mut projector = Projector::new(config, &store)?;
+    let projector = Projector::new(config, &store)?;
     let started = Instant::now();
     let p = projector.projection(&store)?;
     let (base_lag, event_lag) = p.lag()?;

@@ -230,7 +230,7 @@ pub fn merge(config: &Config, archive: &str, into: &str) -> Result<ExitCode> {
     let parse = |s: &str| NodeRef::parse(s).map_err(|e| anyhow::anyhow!("node {s}: {e}"));
     let (archive, into) = (parse(archive)?, parse(into)?);
     let store = RocksStore::open(&config.store_config())?;
-    let mut projector = Projector::new(config, &store)?;
+    let projector = Projector::new(config, &store)?;
     let p = projector.projection(&store)?;
     p.catch_up(|_| {})?;
     let stats = p.merge(&archive, &into)?;

@@ -30,6 +30,73 @@ pub struct Config {
     pub search: SearchSection,
     #[serde(default)]
     pub trajectory: TrajectorySection,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub alerts: AlertsSection,
+}
+
+/// `anju serve`: where it listens and the limits of its API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    pub listen: String,
+    /// Largest page a connection returns (`first` above it is refused).
+    pub max_page_size: usize,
+    /// Largest request body (JSON Lines and GA/T 1400 batches included).
+    pub body_limit_mb: usize,
+    pub request_timeout_secs: u64,
+    /// GraphQL introspection (the playground needs it).
+    pub introspection: bool,
+    /// The GraphiQL playground at `/`.
+    pub playground: bool,
+    /// Most nested selection depth and complexity of one GraphQL query.
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_page_size: 200,
+            body_limit_mb: 64,
+            request_timeout_secs: 30,
+            introspection: true,
+            playground: true,
+            max_depth: 16,
+            max_complexity: 20_000,
+        }
+    }
+}
+
+/// Real-time rules on ingest and the alert book.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    /// Default cosine similarity for a watch-list face hit (a list may set
+    /// its own).
+    pub watch_face_threshold: f32,
+    /// Device alarms that raise an alert (`fall`, `smoke`, …).
+    pub device_alarms: Vec<String>,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        Self {
+            watch_face_threshold: 0.85,
+            device_alarms: [
+                "fall",
+                "smoke",
+                "throwing",
+                "gathering",
+                "intrusion",
+                "fight",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 /// Where relations live and whether ingest keeps them current.
@@ -222,6 +289,8 @@ impl Default for Config {
             identity: Identity::default(),
             search: SearchSection::default(),
             trajectory: TrajectorySection::default(),
+            server: ServerSection::default(),
+            alerts: AlertsSection::default(),
         }
     }
 }
@@ -320,6 +389,30 @@ impl Config {
                     "identity.{name} must be between 0 and 1"
                 )));
             }
+        }
+        if !(0.0..=1.0).contains(&self.alerts.watch_face_threshold) {
+            return Err(ConfigError::Invalid(
+                "alerts.watch_face_threshold must be between 0 and 1".into(),
+            ));
+        }
+        for a in &self.alerts.device_alarms {
+            if model::AlarmKind::parse(a).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "alerts.device_alarms: {a:?} is not one of {}",
+                    model::AlarmKind::expected()
+                )));
+            }
+        }
+        if self.server.max_page_size == 0 || self.server.body_limit_mb == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_page_size and server.body_limit_mb must be at least 1".into(),
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "server.listen {:?} is not an address:port",
+                self.server.listen
+            )));
         }
         if self.identity.representatives == 0 || self.identity.ef_search == 0 {
             return Err(ConfigError::Invalid(

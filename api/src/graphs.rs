@@ -93,7 +93,7 @@ impl Projector {
         })
     }
 
-    pub fn projection<'a>(&'a mut self, store: &'a RocksStore) -> Result<Projection<'a>> {
+    pub fn projection<'a>(&'a self, store: &'a RocksStore) -> Result<Projection<'a>> {
         let now = model::Timestamp(chrono::Utc::now().timestamp_millis());
         Ok(Projection::new(
             store,

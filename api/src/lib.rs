@@ -1,6 +1,6 @@
 //! The composition root: reads configuration, opens the store, wires the
-//! ingest pipeline to it, and runs the `anju` commands. Later: the GraphQL
-//! server. This is the only crate that reads files and the environment for
+//! ingest pipeline to it, and runs the `anju` commands, the GraphQL server
+//! among them. This is the only crate that reads files and the environment for
 //! configuration.
 
 pub mod adapters;
@@ -12,5 +12,6 @@ mod cli_search;
 pub mod config;
 pub mod graphs;
 pub mod identity;
+pub mod server;
 mod sysinfo;
 pub mod texts;

@@ -1,0 +1,1270 @@
+//! GraphQL output types: archives and their parts, relations, sightings,
+//! trajectories, alerts, watch lists.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject};
+use model::{BaseKind, BaseRecord, EventBody, NodeRef, RelKind, Timestamp};
+use tokio::sync::OnceCell;
+
+use super::{Ctx, blocking, fmt_time, parse_time_opt};
+use crate::server::alerts::{self, Alert as AlertRec, WatchList as WatchRec};
+use crate::server::errors::{ApiError, ApiResult};
+
+// ----- batch loading of register records --------------------------------------
+
+/// Loads base records by (kind, key) in one batched read per kind.
+#[derive(Debug)]
+pub struct BaseLoader(pub Arc<crate::server::engine::Engine>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BaseKey(pub BaseKind, pub String);
+
+impl Loader<BaseKey> for BaseLoader {
+    type Value = BaseRecord;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[BaseKey],
+    ) -> Result<std::collections::HashMap<BaseKey, BaseRecord>, Self::Error> {
+        let keys = keys.to_vec();
+        let e = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || {
+            let store = e.store();
+            let mut out = std::collections::HashMap::new();
+            let mut kinds: Vec<BaseKind> = keys.iter().map(|k| k.0).collect();
+            kinds.sort_by_key(|k| k.as_str());
+            kinds.dedup();
+            for kind in kinds {
+                let ks: Vec<&BaseKey> = keys.iter().filter(|k| k.0 == kind).collect();
+                let strs: Vec<&str> = ks.iter().map(|k| k.1.as_str()).collect();
+                let recs = store.bases(kind, &strs).map_err(|e| Arc::new(e.into()))?;
+                for (k, r) in ks.into_iter().zip(recs) {
+                    if let Some(r) = r {
+                        out.insert(k.clone(), r);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| Arc::new(ApiError::Internal(e.to_string())))?
+    }
+}
+
+pub async fn load_base(
+    ctx: &Context<'_>,
+    kind: BaseKind,
+    key: &str,
+) -> async_graphql::Result<Option<BaseRecord>> {
+    let loader = ctx.data_unchecked::<DataLoader<BaseLoader>>();
+    loader
+        .load_one(BaseKey(kind, key.to_owned()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()).into())
+}
+
+// ----- entities and relations ----------------------------------------------------
+
+/// A node of the graph as a reference: its `kind:key` and display label.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct Entity {
+    /// `kind:key`, e.g. `person:320902…`, `vehicle:苏J12345`.
+    pub r#ref: String,
+    pub kind: String,
+    pub key: String,
+    pub label: String,
+}
+
+#[ComplexObject]
+impl Entity {
+    /// The entity's full archive.
+    async fn archive(&self) -> Option<Archive> {
+        NodeRef::parse(&self.r#ref).ok().map(Archive::new)
+    }
+}
+
+impl Entity {
+    pub fn new(n: &NodeRef, label: impl Into<String>) -> Self {
+        Self {
+            r#ref: n.to_string(),
+            kind: n.kind().as_str().to_owned(),
+            key: n.key().to_owned(),
+            label: label.into(),
+        }
+    }
+}
+
+/// One piece of evidence for a relation: the events that made it (two for
+/// a companion pass, one for a visit) or, for a relation from the registers,
+/// the register records.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct EvidenceItem {
+    pub day: Option<String>,
+    pub time: Option<String>,
+    pub events: Vec<String>,
+    pub records: Vec<String>,
+}
+
+/// One relation of the archive's subject to another node.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct Relation {
+    pub kind: String,
+    /// `out`: from the subject to the other node; `in`: towards the subject.
+    pub direction: String,
+    pub node: Entity,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Distinct days, nights, visits or records behind the relation.
+    pub strength: u32,
+    pub historical: bool,
+    pub detail: String,
+    pub evidence_count: u32,
+    #[graphql(skip)]
+    pub key: graph::EdgeKey,
+}
+
+#[ComplexObject]
+impl Relation {
+    /// The events behind the relation, newest first.
+    async fn evidence(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: usize,
+    ) -> async_graphql::Result<Vec<EvidenceItem>> {
+        let key = self.key.clone();
+        Ok(evidence(ctx, key, limit).await?)
+    }
+}
+
+pub async fn evidence(
+    ctx: &Context<'_>,
+    key: graph::EdgeKey,
+    limit: usize,
+) -> ApiResult<Vec<EvidenceItem>> {
+    let limit = limit.min(ctx.max_page());
+    blocking(ctx, move |e| {
+        let store = e.store();
+        let mut out: Vec<EvidenceItem> = graph::project::evidence(&store, &key, limit)?
+            .into_iter()
+            .map(|ev| EvidenceItem {
+                day: Some(ev.day.to_string()),
+                time: Some(fmt_time(&e.clock, ev.time)),
+                events: if ev.events[0] == ev.events[1] {
+                    vec![ev.events[0].clone()]
+                } else {
+                    ev.events.to_vec()
+                },
+                records: Vec::new(),
+            })
+            .collect();
+        if out.is_empty()
+            && let Some(edge) = e.relations().edge(&key)?
+        {
+            out.push(EvidenceItem {
+                day: None,
+                time: edge.first_seen.map(|t| fmt_time(&e.clock, t)),
+                events: Vec::new(),
+                records: edge.evidence.into_iter().take(limit).collect(),
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RelationList {
+    pub items: Vec<Relation>,
+    /// All relations the filter allows (`items` is at most `limit` of them).
+    pub total: usize,
+    /// How many more there are than shown.
+    pub more: usize,
+}
+
+/// Turns neighbours into relations, with labels read in one batch, leaving
+/// out nodes outside the caller's scope.
+pub fn relations_of(
+    e: &crate::server::engine::Engine,
+    principal: &crate::server::scope::Principal,
+    subject: &NodeRef,
+    n: graph::traverse::Neighbours,
+) -> ApiResult<RelationList> {
+    let store = e.store();
+    let nodes: Vec<NodeRef> = n.items.iter().map(|i| i.node.clone()).collect();
+    let labels = e.relations().nodes(&nodes)?;
+    let mut items = Vec::new();
+    let mut hidden = 0;
+    for (i, label) in n.items.into_iter().zip(labels) {
+        if !principal.sees(e, &store, &i.node)? {
+            hidden += 1;
+            continue;
+        }
+        let _ = subject;
+        items.push(Relation {
+            kind: i.edge.key.kind.as_str().to_owned(),
+            direction: if i.outgoing { "out" } else { "in" }.into(),
+            node: Entity::new(&i.node, label.map(|l| l.label).unwrap_or_default()),
+            first_seen: i.edge.first_seen.map(|t| fmt_time(&e.clock, t)),
+            last_seen: i.edge.last_seen.map(|t| fmt_time(&e.clock, t)),
+            strength: i.edge.strength,
+            historical: i.edge.historical,
+            detail: i.edge.detail.clone(),
+            evidence_count: i.edge.n_evidence,
+            key: i.edge.key,
+        });
+    }
+    Ok(RelationList {
+        items,
+        total: n.total - hidden,
+        more: n.more,
+    })
+}
+
+// ----- profiles ------------------------------------------------------------------
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct PersonProfile {
+    pub id: String,
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    /// Masked (`3209**********1234`) unless the caller may see it.
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub ethnicity: Option<String>,
+    /// `local`, `floating`, `foreign`.
+    pub household: Option<String>,
+    pub categories: Vec<String>,
+    pub photo_url: Option<String>,
+    pub has_face: bool,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct HouseProfile {
+    pub id: String,
+    pub community: String,
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+    pub address: Option<String>,
+    pub area_m2: Option<f64>,
+    /// `self`, `rent`, `vacant`, …
+    pub usage: Option<String>,
+    pub floor: Option<i32>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct VehicleProfile {
+    pub plate: String,
+    pub color: Option<String>,
+    pub brand: Option<String>,
+    pub kind: Option<String>,
+    pub owner: Option<String>,
+    pub community: Option<String>,
+    pub rfid: Option<String>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CommunityProfile {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub address: Option<String>,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct DeviceProfile {
+    pub id: String,
+    pub kind: String,
+    pub community: String,
+    pub name: Option<String>,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub building: Option<String>,
+    pub unit: Option<String>,
+    pub house: Option<String>,
+    pub direction: Option<String>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Count {
+    pub key: String,
+    pub count: u64,
+}
+
+pub fn counts(m: &std::collections::BTreeMap<String, u64>) -> Vec<Count> {
+    m.iter()
+        .map(|(k, v)| Count {
+            key: k.clone(),
+            count: *v,
+        })
+        .collect()
+}
+
+/// A community's registers at a glance.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CommunityStatistics {
+    pub persons: u64,
+    pub persons_by_household: Vec<Count>,
+    pub persons_by_category: Vec<Count>,
+    pub houses: u64,
+    pub houses_by_use: Vec<Count>,
+    pub vehicles: u64,
+    pub devices: u64,
+    pub devices_by_kind: Vec<Count>,
+}
+
+// ----- sightings and trajectories ---------------------------------------------------
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Sighting {
+    pub time: String,
+    pub event: String,
+    pub slot: u8,
+    pub device: String,
+    pub r#type: String,
+    pub direction: Option<String>,
+    /// How the subject appears: `face`, `pass`, `driver`, `visitor`, …
+    pub role: String,
+    /// On device and house timelines: who the event was attributed to.
+    pub subjects: Vec<String>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct TrackPoint {
+    pub time: String,
+    pub event: String,
+    pub device: String,
+    pub community: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Stay {
+    pub start: String,
+    pub end: String,
+    pub sightings: u32,
+    pub community: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Foothold {
+    pub community: String,
+    pub nights: u32,
+    pub last_night: String,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Frequented {
+    pub community: String,
+    pub days: u32,
+    pub sightings: u32,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Trajectory {
+    pub points: Vec<TrackPoint>,
+    pub stays: Vec<Stay>,
+    /// Where the subject spends nights, most nights first.
+    pub footholds: Vec<Foothold>,
+    pub communities: Vec<Frequented>,
+    /// Sightings per local hour of day (24 numbers).
+    pub by_hour: Vec<u32>,
+    /// Sightings whose device has no location.
+    pub unplaced: u32,
+    pub truncated: bool,
+    /// The points and stays as a GeoJSON FeatureCollection.
+    pub geojson: Json<serde_json::Value>,
+}
+
+/// Footholds, frequented communities and activity by hour, without points.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct TrajectorySummary {
+    pub footholds: Vec<Foothold>,
+    pub communities: Vec<Frequented>,
+    pub by_hour: Vec<u32>,
+    pub sightings: u32,
+}
+
+pub fn trajectory_out(clock: &model::Clock, t: graph::timeline::Trajectory) -> Trajectory {
+    let geojson = Json(t.geojson());
+    Trajectory {
+        points: t
+            .points
+            .into_iter()
+            .map(|p| TrackPoint {
+                time: fmt_time(clock, p.time),
+                event: p.event.as_str().to_owned(),
+                device: p.device.as_str().to_owned(),
+                community: p.community.map(|c| c.as_str().to_owned()),
+                lon: p.lon,
+                lat: p.lat,
+            })
+            .collect(),
+        stays: t
+            .stays
+            .into_iter()
+            .map(|s| Stay {
+                start: fmt_time(clock, s.start),
+                end: fmt_time(clock, s.end),
+                sightings: s.n_sightings,
+                community: s.community.map(|c| c.as_str().to_owned()),
+                lon: s.lon,
+                lat: s.lat,
+            })
+            .collect(),
+        footholds: footholds(&t.footholds),
+        communities: frequented(&t.communities),
+        by_hour: t.by_hour.to_vec(),
+        unplaced: t.unplaced,
+        truncated: t.truncated,
+        geojson,
+    }
+}
+
+fn footholds(f: &[graph::timeline::Foothold]) -> Vec<Foothold> {
+    f.iter()
+        .map(|f| Foothold {
+            community: f.community.as_str().to_owned(),
+            nights: f.nights,
+            last_night: f.last_night.to_string(),
+        })
+        .collect()
+}
+
+fn frequented(f: &[graph::timeline::Frequented]) -> Vec<Frequented> {
+    f.iter()
+        .map(|f| Frequented {
+            community: f.community.as_str().to_owned(),
+            days: f.days,
+            sightings: f.sightings,
+        })
+        .collect()
+}
+
+// ----- the archive -----------------------------------------------------------------
+
+/// Everything about one subject in one query (全息档案): its profile, its
+/// relations grouped as an investigator reads them, recent sightings, a
+/// trajectory summary, open alerts and watch-list memberships.
+pub struct Archive {
+    pub node: NodeRef,
+    /// All relations of the subject, read once for every group below.
+    relations: OnceCell<Arc<graph::traverse::Neighbours>>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Archive").field(&self.node).finish()
+    }
+}
+
+impl Archive {
+    pub fn new(node: NodeRef) -> Self {
+        Self {
+            node,
+            relations: OnceCell::new(),
+        }
+    }
+
+    async fn all_relations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Arc<graph::traverse::Neighbours>> {
+        self.relations
+            .get_or_try_init(|| async {
+                let n = self.node.clone();
+                blocking(ctx, move |e| {
+                    Ok(Arc::new(e.relations().neighbours(
+                        &n,
+                        &graph::EdgeFilter::default(),
+                        usize::MAX,
+                    )?))
+                })
+                .await
+            })
+            .await
+            .cloned()
+    }
+
+    /// The relations of some kinds (and direction), strongest first.
+    async fn group(
+        &self,
+        ctx: &Context<'_>,
+        kinds: &[RelKind],
+        direction: Option<bool>,
+        limit: usize,
+    ) -> ApiResult<RelationList> {
+        let all = self.all_relations(ctx).await?;
+        let limit = limit.min(ctx.max_page());
+        let picked: Vec<graph::traverse::Neighbour> = all
+            .items
+            .iter()
+            .filter(|i| kinds.contains(&i.edge.key.kind))
+            .filter(|i| direction.is_none_or(|d| d == i.outgoing))
+            .cloned()
+            .collect();
+        let total = picked.len();
+        let n = graph::traverse::Neighbours {
+            items: picked.into_iter().take(limit).collect(),
+            more: 0,
+            total,
+        };
+        let more = total.saturating_sub(limit);
+        let node = self.node.clone();
+        let principal = ctx.principal().clone();
+        let mut list = blocking(ctx, move |e| relations_of(e, &principal, &node, n)).await?;
+        list.more = more.min(list.total.saturating_sub(list.items.len()));
+        Ok(list)
+    }
+}
+
+#[Object]
+impl Archive {
+    /// `kind:key`.
+    async fn r#ref(&self) -> String {
+        self.node.to_string()
+    }
+
+    async fn kind(&self) -> &str {
+        self.node.kind().as_str()
+    }
+
+    async fn key(&self) -> &str {
+        self.node.key()
+    }
+
+    /// The display label (a person's name, a community's name, a plate).
+    async fn label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let n = self.node.clone();
+        Ok(blocking(ctx, move |e| {
+            Ok(e.relations().node(&n)?.map(|n| n.label).unwrap_or_default())
+        })
+        .await?)
+    }
+
+    /// A registered person's profile (identifiers masked per role).
+    async fn person(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonProfile>> {
+        let NodeRef::Person(p) = &self.node else {
+            return Ok(None);
+        };
+        let Some(BaseRecord::Person(p)) = load_base(ctx, BaseKind::Person, p.as_str()).await?
+        else {
+            return Ok(None);
+        };
+        let who = ctx.principal();
+        Ok(Some(PersonProfile {
+            id: p.id.as_str().to_owned(),
+            name: p.name,
+            gender: p.gender.map(|g| g.as_str().to_owned()),
+            birth_date: p.birth_date.map(|d| d.to_string()),
+            id_number: p.id_number.map(|n| who.mask_id_number(n.as_str())),
+            phone: p.phone.map(|n| who.mask_phone(&n)),
+            ethnicity: p.ethnicity,
+            household: p.household.map(|h| h.as_str().to_owned()),
+            categories: p.categories,
+            photo_url: p.photo_url,
+            has_face: p.face.is_some(),
+        }))
+    }
+
+    async fn house(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<HouseProfile>> {
+        let NodeRef::House(h) = &self.node else {
+            return Ok(None);
+        };
+        let Some(BaseRecord::House(h)) = load_base(ctx, BaseKind::House, h.as_str()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(HouseProfile {
+            id: h.id.as_str().to_owned(),
+            community: h.community.as_str().to_owned(),
+            building: h.building,
+            unit: h.unit,
+            room: h.room,
+            address: h.address,
+            area_m2: h.area_m2,
+            usage: h.usage.map(|u| u.as_str().to_owned()),
+            floor: h.floor,
+        }))
+    }
+
+    async fn vehicle(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VehicleProfile>> {
+        let NodeRef::Vehicle(v) = &self.node else {
+            return Ok(None);
+        };
+        let Some(BaseRecord::Vehicle(v)) = load_base(ctx, BaseKind::Vehicle, v.as_str()).await?
+        else {
+            return Ok(Some(VehicleProfile {
+                plate: v.as_str().to_owned(),
+                color: None,
+                brand: None,
+                kind: None,
+                owner: None,
+                community: None,
+                rfid: None,
+            }));
+        };
+        Ok(Some(VehicleProfile {
+            plate: v.plate.as_str().to_owned(),
+            color: v.color,
+            brand: v.brand,
+            kind: v.kind.map(|k| k.as_str().to_owned()),
+            owner: v.owner.map(|o| o.as_str().to_owned()),
+            community: v.community.map(|c| c.as_str().to_owned()),
+            rfid: v.rfid.map(|r| r.as_str().to_owned()),
+        }))
+    }
+
+    async fn community(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<CommunityProfile>> {
+        let NodeRef::Community(c) = &self.node else {
+            return Ok(None);
+        };
+        let Some(BaseRecord::Community(c)) =
+            load_base(ctx, BaseKind::Community, c.as_str()).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(CommunityProfile {
+            id: c.id.as_str().to_owned(),
+            name: c.name,
+            region: c.region.as_str().to_owned(),
+            address: c.address,
+            lon: c.center.map(|p| p.lon),
+            lat: c.center.map(|p| p.lat),
+            kind: c.kind.map(|k| k.as_str().to_owned()),
+        }))
+    }
+
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DeviceProfile>> {
+        let NodeRef::Device(d) = &self.node else {
+            return Ok(None);
+        };
+        let Some(BaseRecord::Device(d)) = load_base(ctx, BaseKind::Device, d.as_str()).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(device_profile(d)))
+    }
+
+    /// A community's registers (persons by household and category, houses
+    /// by use, vehicles, devices by kind).
+    async fn statistics(&self, ctx: &Context<'_>) -> Option<CommunityStatistics> {
+        let NodeRef::Community(c) = &self.node else {
+            return None;
+        };
+        let census = ctx.engine().census();
+        let cc = census.get(c)?;
+        Some(CommunityStatistics {
+            persons: cc.persons,
+            persons_by_household: counts(&cc.by_household),
+            persons_by_category: counts(&cc.by_category),
+            houses: cc.houses,
+            houses_by_use: counts(&cc.houses_by_use),
+            vehicles: cc.vehicles,
+            devices: cc.devices,
+            devices_by_kind: counts(&cc.devices_by_kind),
+        })
+    }
+
+    /// A community's devices.
+    async fn devices(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DeviceProfile>> {
+        let NodeRef::Community(c) = &self.node else {
+            return Ok(Vec::new());
+        };
+        let c = c.clone();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            let mut out = Vec::new();
+            store.for_each_base(BaseKind::Device, |r| {
+                if let BaseRecord::Device(d) = r
+                    && d.community == c
+                {
+                    out.push(device_profile(d));
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await?)
+    }
+
+    /// Any relations, filtered by kind (empty: all), strongest first.
+    async fn relations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] kinds: Vec<String>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        let kinds = parse_kinds(&kinds)?;
+        let kinds = if kinds.is_empty() {
+            RelKind::ALL.to_vec()
+        } else {
+            kinds
+        };
+        Ok(self.group(ctx, &kinds, None, limit).await?)
+    }
+
+    /// A person's houses (current: `lives_in`, historical: `lived_in`).
+    async fn houses(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(
+                ctx,
+                &[RelKind::LivesIn, RelKind::LivedIn],
+                Some(true),
+                limit,
+            )
+            .await?)
+    }
+
+    /// A house's residents (current and historical).
+    async fn residents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(
+                ctx,
+                &[RelKind::LivesIn, RelKind::LivedIn],
+                Some(false),
+                limit,
+            )
+            .await?)
+    }
+
+    /// Registered household members and inferred cohabitants.
+    async fn cohabitants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(
+                ctx,
+                &[RelKind::Cohabitant, RelKind::CohabitantInferred],
+                None,
+                limit,
+            )
+            .await?)
+    }
+
+    async fn kin(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self.group(ctx, &[RelKind::Kin], None, limit).await?)
+    }
+
+    /// Tenancy: landlords of a tenant, tenants of a landlord.
+    async fn tenancy(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self.group(ctx, &[RelKind::TenantOf], None, limit).await?)
+    }
+
+    /// Who visited the subject (a host person or house).
+    async fn visitors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(ctx, &[RelKind::Visitor], Some(false), limit)
+            .await?)
+    }
+
+    /// Whom and which houses the subject visited.
+    async fn visited(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(ctx, &[RelKind::Visitor], Some(true), limit)
+            .await?)
+    }
+
+    /// Persons repeatedly seen with the subject (count, last seen, evidence).
+    async fn companions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self.group(ctx, &[RelKind::Companion], None, limit).await?)
+    }
+
+    /// A person's vehicles: owned, driven, ridden.
+    async fn vehicles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(
+                ctx,
+                &[RelKind::Owns, RelKind::Drives, RelKind::Rides],
+                Some(true),
+                limit,
+            )
+            .await?)
+    }
+
+    /// A vehicle's people: its owner, drivers and riders.
+    async fn occupants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: usize,
+    ) -> async_graphql::Result<RelationList> {
+        Ok(self
+            .group(
+                ctx,
+                &[RelKind::Owns, RelKind::Drives, RelKind::Rides],
+                Some(false),
+                limit,
+            )
+            .await?)
+    }
+
+    /// Sightings newest first (a device's or house's: its passes), paged.
+    async fn sightings(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<String>,
+        to: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Sighting>> {
+        let first = ctx.page_size(first)?;
+        let clock = ctx.engine().clock;
+        let from = parse_time_opt(from.as_deref(), &clock)?.unwrap_or(Timestamp(i64::MIN));
+        let mut to = parse_time_opt(to.as_deref(), &clock)?.unwrap_or(Timestamp(i64::MAX));
+        let cursor = after.as_deref().map(parse_cursor).transpose()?;
+        if let Some((t, _, _)) = &cursor {
+            to = to.min(Timestamp(t.saturating_add(1)));
+        }
+        let node = self.node.clone();
+        let (items, more) = blocking(ctx, move |e| {
+            let store = e.store();
+            let mut page = graph::timeline::timeline(&store, &node, from, to, first + 64, true)?;
+            if let Some((t, ev, slot)) = &cursor {
+                page.items
+                    .retain(|s| (s.time.0, s.event.as_str(), s.slot) < (*t, ev.as_str(), *slot));
+            }
+            let more = page.more || page.items.len() > first;
+            page.items.truncate(first);
+            Ok((page.items, more))
+        })
+        .await?;
+        let mut conn = Connection::new(cursor_present(&after), more);
+        conn.edges.extend(items.into_iter().map(|s| {
+            let c = format!("{}|{}|{}", s.time.0, s.event.as_str(), s.slot);
+            Edge::new(
+                c,
+                Sighting {
+                    time: fmt_time(&clock, s.time),
+                    event: s.event.as_str().to_owned(),
+                    slot: s.slot,
+                    device: s.device.as_str().to_owned(),
+                    r#type: s.kind.as_str().to_owned(),
+                    direction: s.direction.map(|d| d.as_str().to_owned()),
+                    role: s.role.as_str().to_owned(),
+                    subjects: s.subjects.iter().map(ToString::to_string).collect(),
+                },
+            )
+        }));
+        Ok(conn)
+    }
+
+    /// Footholds, frequented communities and activity by hour over the last
+    /// `days` days (up to now, or to the subject's latest sighting).
+    async fn trajectory_summary(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] days: i64,
+    ) -> async_graphql::Result<TrajectorySummary> {
+        let node = self.node.clone();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            let latest = graph::timeline::timeline(
+                &store,
+                &node,
+                Timestamp(i64::MIN),
+                Timestamp(i64::MAX),
+                1,
+                true,
+            )?
+            .items
+            .first()
+            .map(|s| s.time);
+            let to = latest.map_or(crate::server::engine::now(), |t| Timestamp(t.0 + 1));
+            let from = Timestamp(to.0 - days.clamp(1, 366) * 86_400_000);
+            let t = graph::timeline::trajectory(
+                &store,
+                &node,
+                from,
+                to,
+                None,
+                &e.clock,
+                &e.config.trajectory_params(),
+            )?;
+            Ok(TrajectorySummary {
+                footholds: footholds(&t.footholds),
+                communities: frequented(&t.communities),
+                by_hour: t.by_hour.to_vec(),
+                sightings: t.by_hour.iter().sum(),
+            })
+        })
+        .await?)
+    }
+
+    /// Alerts about the subject that are not handled yet.
+    async fn open_alerts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Alert>> {
+        let me = self.node.to_string();
+        let principal = ctx.principal().clone();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            let mut out = Vec::new();
+            alerts::scan(&store, None, |a| {
+                if a.subject.as_deref() == Some(me.as_str())
+                    && a.status != alerts::AlertStatus::Handled
+                    && principal.sees_region(a.region.as_deref())
+                {
+                    out.push(Alert(a));
+                }
+                out.len() < 100
+            })?;
+            Ok(out)
+        })
+        .await?)
+    }
+
+    /// The watch lists the subject is on.
+    async fn watch_lists(&self, ctx: &Context<'_>) -> Vec<WatchList> {
+        let me = self.node.to_string();
+        let plate = match &self.node {
+            NodeRef::Vehicle(p) => Some(p.as_str().to_owned()),
+            _ => None,
+        };
+        ctx.engine()
+            .watch_lists()
+            .into_iter()
+            .filter(|l| {
+                l.persons.contains(&me) || plate.as_ref().is_some_and(|p| l.plates.contains(p))
+            })
+            .map(WatchList)
+            .collect()
+    }
+
+    /// For a stranger archive: the registered persons with the most similar
+    /// faces (suggestions to merge); for a person: the most similar stranger
+    /// archives.
+    async fn similar_faces(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 3)] k: usize,
+        #[graphql(default = 0.5)] min_score: f64,
+    ) -> async_graphql::Result<Vec<FaceHit>> {
+        let node = self.node.clone();
+        let k = k.min(ctx.max_page());
+        let principal = ctx.principal().clone();
+        Ok(blocking(ctx, move |e| {
+            let hits = e
+                .projector
+                .matcher
+                .similar(&node, k, min_score as f32, None)?
+                .unwrap_or_default();
+            face_hits(e, &principal, hits)
+        })
+        .await?)
+    }
+}
+
+pub fn device_profile(d: model::Device) -> DeviceProfile {
+    DeviceProfile {
+        id: d.id.as_str().to_owned(),
+        kind: d.kind.as_str().to_owned(),
+        community: d.community.as_str().to_owned(),
+        name: d.name,
+        lon: d.location.map(|p| p.lon),
+        lat: d.location.map(|p| p.lat),
+        building: d.building,
+        unit: d.unit,
+        house: d.house.map(|h| h.as_str().to_owned()),
+        direction: d.direction.map(|d| d.as_str().to_owned()),
+    }
+}
+
+pub fn parse_kinds(kinds: &[String]) -> ApiResult<Vec<RelKind>> {
+    kinds
+        .iter()
+        .map(|k| {
+            RelKind::parse_lenient(k).ok_or_else(|| {
+                ApiError::BadInput(format!(
+                    "unknown relation kind {k:?} (expected one of {})",
+                    RelKind::expected()
+                ))
+            })
+        })
+        .collect()
+}
+
+fn parse_cursor(s: &str) -> ApiResult<(i64, String, u8)> {
+    let bad = || ApiError::BadInput(format!("cursor {s:?} is not one this API returned"));
+    let mut it = s.splitn(3, '|');
+    let t = it.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
+    let ev = it.next().ok_or_else(bad)?.to_owned();
+    let slot = it.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
+    Ok((t, ev, slot))
+}
+
+fn cursor_present(after: &Option<String>) -> bool {
+    after.is_some()
+}
+
+// ----- face hits ----------------------------------------------------------------------
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct FaceHit {
+    pub score: f32,
+    pub entity: Entity,
+}
+
+pub fn face_hits(
+    e: &crate::server::engine::Engine,
+    principal: &crate::server::scope::Principal,
+    hits: Vec<search::Hit>,
+) -> ApiResult<Vec<FaceHit>> {
+    let store = e.store();
+    let nodes: Vec<NodeRef> = hits
+        .iter()
+        .filter_map(|h| NodeRef::parse(&h.entity).ok())
+        .collect();
+    let labels = e.relations().nodes(&nodes)?;
+    let mut out = Vec::new();
+    for ((n, l), h) in nodes.iter().zip(labels).zip(&hits) {
+        if principal.sees(e, &store, n)? {
+            out.push(FaceHit {
+                score: h.score,
+                entity: Entity::new(n, l.map(|l| l.label).unwrap_or_default()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+// ----- alerts and watch lists ------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct Alert(pub AlertRec);
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AlertStep {
+    pub at: String,
+    pub action: String,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+#[Object]
+impl Alert {
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn status(&self) -> alerts::AlertStatus {
+        self.0.status
+    }
+    async fn disposition(&self) -> Option<alerts::Disposition> {
+        self.0.disposition
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// `kind:key` of the subject.
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+    async fn community(&self) -> Option<&str> {
+        self.0.community.as_deref()
+    }
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    async fn device(&self) -> Option<&str> {
+        self.0.device.as_deref()
+    }
+    async fn time(&self, ctx: &Context<'_>) -> String {
+        fmt_time(&ctx.engine().clock, self.0.time)
+    }
+    async fn raised(&self, ctx: &Context<'_>) -> String {
+        fmt_time(&ctx.engine().clock, self.0.raised)
+    }
+    async fn score(&self) -> Option<f32> {
+        self.0.score
+    }
+    /// Event ids.
+    async fn evidence(&self) -> &[String] {
+        &self.0.evidence
+    }
+    async fn watch_list(&self) -> Option<&str> {
+        self.0.watch_list.as_deref()
+    }
+    async fn history(&self, ctx: &Context<'_>) -> Vec<AlertStep> {
+        let clock = ctx.engine().clock;
+        self.0
+            .history
+            .iter()
+            .map(|h| AlertStep {
+                at: fmt_time(&clock, h.at),
+                action: h.action.clone(),
+                by: h.by.clone(),
+                note: h.note.clone(),
+            })
+            .collect()
+    }
+    /// The subject's archive.
+    async fn archive(&self) -> Option<Archive> {
+        self.0
+            .subject
+            .as_deref()
+            .and_then(|s| NodeRef::parse(s).ok())
+            .map(Archive::new)
+    }
+}
+
+pub struct WatchList(pub WatchRec);
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct WatchFaceOut {
+    pub id: String,
+    pub label: String,
+    pub dim: usize,
+}
+
+#[Object]
+impl WatchList {
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn region(&self) -> &str {
+        &self.0.region
+    }
+    async fn threshold(&self) -> Option<f32> {
+        self.0.threshold
+    }
+    async fn created(&self, ctx: &Context<'_>) -> String {
+        fmt_time(&ctx.engine().clock, self.0.created)
+    }
+    async fn updated(&self, ctx: &Context<'_>) -> String {
+        fmt_time(&ctx.engine().clock, self.0.updated)
+    }
+    /// `person:…` / `stranger:…` refs.
+    async fn persons(&self) -> &[String] {
+        &self.0.persons
+    }
+    async fn plates(&self) -> &[String] {
+        &self.0.plates
+    }
+    async fn faces(&self) -> Vec<WatchFaceOut> {
+        self.0
+            .faces
+            .iter()
+            .map(|f| WatchFaceOut {
+                id: f.id.clone(),
+                label: f.label.clone(),
+                dim: f.feature.len(),
+            })
+            .collect()
+    }
+}
+
+/// An event with what it is about.
+#[derive(Debug)]
+pub struct EventOut(pub model::Event);
+
+#[Object]
+impl EventOut {
+    async fn id(&self) -> &str {
+        self.0.id.as_str()
+    }
+    async fn r#type(&self) -> &str {
+        self.0.kind().as_str()
+    }
+    async fn device(&self) -> &str {
+        self.0.device.as_str()
+    }
+    async fn time(&self, ctx: &Context<'_>) -> String {
+        fmt_time(&ctx.engine().clock, self.0.time)
+    }
+    /// The type-specific fields (features left out).
+    async fn detail(&self) -> Json<serde_json::Value> {
+        let mut v = serde_json::to_value(&self.0.body).unwrap_or_default();
+        strip_features(&mut v);
+        Json(v)
+    }
+    /// Who the event was attributed to, per slot.
+    async fn subjects(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Entity>> {
+        let ev = self.0.clone();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            let slots = match &ev.body {
+                EventBody::VehiclePass {
+                    occupant_features, ..
+                } => occupant_features.len() + 1,
+                _ => 1,
+            };
+            let mut out = Vec::new();
+            for slot in 0..slots {
+                if let Some(n) = graph::attributed(&store, ev.id.as_str(), slot as u8)? {
+                    out.push(Entity::new(&n, String::new()));
+                }
+            }
+            Ok(out)
+        })
+        .await?)
+    }
+}
+
+fn strip_features(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove("feature");
+            m.remove("occupant_features");
+            for (_, x) in m.iter_mut() {
+                strip_features(x);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_features),
+        _ => {}
+    }
+}

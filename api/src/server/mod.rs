@@ -1,0 +1,76 @@
+//! `anju serve`: the GraphQL API, the playground and the live intake over
+//! the embedded store, with the projections kept current as data arrives.
+//!
+//! * [`engine`]: shared state, the writer lock, the projector thread and the
+//!   real-time rules;
+//! * [`alerts`]: the alert book and watch lists in the store's own records;
+//! * [`scope`]: the region choke point every read goes through;
+//! * [`gql`]: the schema; [`errors`]: the one error-code mapping;
+//! * [`http`]: routes (GraphQL, playground, SDL, health, metrics, intake).
+
+pub mod alerts;
+pub mod engine;
+pub mod errors;
+pub mod gql;
+pub mod http;
+pub mod scope;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+pub use engine::Engine;
+
+/// Serves until Ctrl-C or SIGTERM, then stops the projector and flushes.
+pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
+    let addr: SocketAddr = listen
+        .as_deref()
+        .unwrap_or(&config.server.listen)
+        .parse()
+        .context("--listen must be address:port")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!(
+        "opening {} and bringing projections up to date…",
+        config.store.path.display()
+    );
+    let engine = Engine::open(config)?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        crate::cli::say!(
+            "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
+        );
+        axum::serve(listener, http::router(Arc::clone(&engine)))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        anyhow::Ok(())
+    })?;
+    engine.shutdown();
+    engine.store().flush()?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
