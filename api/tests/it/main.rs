@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 mod relations;
 mod search;
+mod server;
 
 fn anju() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));

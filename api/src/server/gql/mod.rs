@@ -142,11 +142,13 @@ async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive> {
             NodeRef::House(h) => store.base(BaseKind::House, h.as_str())?.is_some(),
             NodeRef::Community(c) => store.base(BaseKind::Community, c.as_str())?.is_some(),
             NodeRef::Device(d) => store.base(BaseKind::Device, d.as_str())?.is_some(),
+            // a plate or stranger archive exists once it was seen
             NodeRef::Vehicle(v) => {
                 store.base(BaseKind::Vehicle, v.as_str())?.is_some()
                     || e.relations().node(&n2)?.is_some()
+                    || seen(&store, &n2)?
             }
-            NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some(),
+            NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some() || seen(&store, &n2)?,
         };
         Ok(exists && principal.sees(e, &store, &n2)?)
     })
@@ -156,6 +158,12 @@ async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive> {
     } else {
         Err(ApiError::NotFound(n.to_string()))
     }
+}
+
+fn seen(store: &graph::RocksStore, n: &NodeRef) -> graph::Result<bool> {
+    let page =
+        graph::timeline::timeline(store, n, Timestamp(i64::MIN), Timestamp(i64::MAX), 1, true)?;
+    Ok(!page.items.is_empty())
 }
 
 // ----- inputs ------------------------------------------------------------------
