@@ -149,12 +149,16 @@ fn archives_of_every_kind_in_one_query_each() {
             &format!(
                 r#"{{ house(id: "{}") {{ ref label house {{ community building unit room usage }}
                     residents {{ total items {{ kind node {{ ref label }} historical }} }}
-                    visitors {{ total }} sightings(first: 2) {{ edges {{ node {{ type role subjects }} }} }} }} }}"#,
+                    visitors {{ total }} sightings(first: 2) {{ edges {{ node {{ type role subjects }} }} }}
+                    nightEntrants {{ entity {{ ref }} nights registered }} }} }}"#,
                 key(&house)
             ),
         )
         .await;
         assert!(v["house"]["residents"]["total"].as_u64().unwrap() >= 1);
+        for n in v["house"]["nightEntrants"].as_array().unwrap() {
+            assert!(n["nights"].as_u64().unwrap() >= 1);
+        }
         insta::assert_json_snapshot!("house_archive", v);
 
         let v = data(
@@ -308,7 +312,7 @@ fn search_trajectory_relations_and_dashboard() {
         let v = data(
             &schema,
             &format!(
-                r#"{{ neighbours(node: "{person}", limit: 1) {{ total more items {{ kind node {{ ref }} }} }}
+                r#"{{ neighbours(node: "{person}", limit: 1) {{ total more items {{ kind context node {{ ref }} }} }}
                    subgraph(seeds: ["{person}"], hops: 2, maxNodes: 30) {{ truncated nodes {{ hop entity {{ ref }} }} edges {{ kind from to }} }} }}"#
             ),
         )
@@ -339,6 +343,51 @@ fn search_trajectory_relations_and_dashboard() {
         .await;
         assert_eq!(v["paths"][0]["nodes"].as_array().unwrap().len(), 2);
         insta::assert_json_snapshot!("relations", json!({"neighbours": nb, "subgraph": sub, "paths": v}));
+
+        // face search: a registered face finds its person first
+        let face = {
+            let store = e.store();
+            let mut found = None;
+            store
+                .for_each_base(model::BaseKind::Person, |r| {
+                    if let model::BaseRecord::Person(p) = r
+                        && let Some(f) = p.face
+                        && found.is_none()
+                    {
+                        found = Some((p.id.as_str().to_owned(), f.as_slice().to_vec()));
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            found.unwrap()
+        };
+        let v = data(
+            &schema,
+            &format!(
+                r#"{{ faceSearch(feature: "{:?}", k: 3, minScore: 0.5) {{ score entity {{ ref archive {{ kind }} }} }} }}"#,
+                face.1
+            ),
+        )
+        .await;
+        let hits = v["faceSearch"].as_array().unwrap();
+        assert_eq!(hits[0]["entity"]["ref"], format!("person:{}", face.0));
+        assert!(hits[0]["score"].as_f64().unwrap() > 0.99);
+
+        // common associates of two cohabitants, and the evidence of a relation
+        let v = data(
+            &schema,
+            &format!(
+                r#"{{ commonAssociates(nodes: ["{person}", "{other}"]) {{ entity {{ ref }} score links {{ kind }} }}
+                   evidence(kind: "{}", from: "{person}", to: "{other}", context: "{}") {{ events records }} }}"#,
+                nb["items"][0]["kind"].as_str().unwrap(),
+                nb["items"][0]["context"].as_str().unwrap()
+            ),
+        )
+        .await;
+        assert!(!v["evidence"].as_array().unwrap().is_empty(), "{v:#}");
+        for a in v["commonAssociates"].as_array().unwrap() {
+            assert!(a["links"].as_array().unwrap().len() >= 2);
+        }
 
         // dashboard: counts agree with the community statistics
         let v = data(
@@ -591,7 +640,11 @@ fn over_http_playground_schema_intake_and_subscription() {
         };
         let v = gql(r#"mutation { createWatchList(input: {name: "plates"}) { id } }"#.into()).await;
         let wl = v["createWatchList"]["id"].as_str().unwrap().to_owned();
-        gql(format!(r#"mutation {{ addToWatchList(id: "{wl}", plates: ["浙A00001"]) {{ id }} }}"#)).await;
+        let watched: Vec<f32> = (0..128).map(|i| (i as f32) / 128.0).collect();
+        gql(format!(
+            r#"mutation {{ addToWatchList(id: "{wl}", plates: ["浙A00001"], faces: [{{label: "suspect", feature: "{watched:?}"}}]) {{ id }} }}"#
+        ))
+        .await;
 
         let viid = |path: &'static str, body: Value| {
             let c = c.clone();
@@ -615,7 +668,7 @@ fn over_http_playground_schema_intake_and_subscription() {
         assert_eq!((s, v["ResponseStatusObject"]["StatusCode"].as_str()), (200, Some("0")));
         let (_, v) = viid("/VIID/System/Keepalive", json!({"KeepaliveObject": {"DeviceID": cam}})).await;
         assert_eq!(v["ResponseStatusObject"]["StatusCode"], "0");
-        let feature: Vec<u8> = (0..128).flat_map(|i| ((i as f32) / 128.0).to_le_bytes()).collect();
+        let feature: Vec<u8> = watched.iter().flat_map(|x| x.to_le_bytes()).collect();
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD;
         let face_id = format!("{cam}02{}", "0".repeat(26));
@@ -658,10 +711,15 @@ fn over_http_playground_schema_intake_and_subscription() {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let v = gql(format!(
-                r#"{{ event(id: "{face_id}") {{ type subjects {{ ref }} }} alerts(kinds: ["watchlist_plate"]) {{ totalCount edges {{ node {{ subject }} }} }} }}"#
+                r#"{{ event(id: "{face_id}") {{ type subjects {{ ref }} }} alerts(kinds: ["watchlist_plate"]) {{ totalCount edges {{ node {{ subject }} }} }}
+                   faces: alerts(kinds: ["watchlist_face"]) {{ totalCount edges {{ node {{ score evidence }} }} }} }}"#
             ))
             .await;
-            if v["alerts"]["totalCount"] == 1 && !v["event"]["subjects"].as_array().unwrap().is_empty() {
+            if v["alerts"]["totalCount"] == 1
+                && v["faces"]["totalCount"] == 1
+                && !v["event"]["subjects"].as_array().unwrap().is_empty()
+            {
+                assert_eq!(v["faces"]["edges"][0]["node"]["evidence"], json!([face_id]));
                 assert_eq!(v["event"]["type"], "face_capture");
                 assert_eq!(v["alerts"]["edges"][0]["node"]["subject"], "vehicle:浙A00001");
                 break;

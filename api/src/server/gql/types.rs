@@ -115,6 +115,9 @@ pub struct EvidenceItem {
 #[graphql(complex)]
 pub struct Relation {
     pub kind: String,
+    /// What the relation is about when two nodes have several of a kind
+    /// (the house of a cohabitation); empty otherwise.
+    pub context: String,
     /// `out`: from the subject to the other node; `in`: towards the subject.
     pub direction: String,
     pub node: Entity,
@@ -208,6 +211,7 @@ pub fn relations_of(
         let _ = subject;
         items.push(Relation {
             kind: i.edge.key.kind.as_str().to_owned(),
+            context: i.edge.key.ctx.clone(),
             direction: if i.outgoing { "out" } else { "in" }.into(),
             node: Entity::new(&i.node, label.map(|l| l.label).unwrap_or_default()),
             first_seen: i.edge.first_seen.map(|t| fmt_time(&e.clock, t)),
@@ -387,6 +391,17 @@ pub struct Trajectory {
     pub truncated: bool,
     /// The points and stays as a GeoJSON FeatureCollection.
     pub geojson: Json<serde_json::Value>,
+}
+
+/// Someone who entered a house's unit at night.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct NightEntrant {
+    pub entity: Entity,
+    /// Distinct nights with an entry through the unit's doors.
+    pub nights: u32,
+    pub last_seen: String,
+    /// Registered at the house now.
+    pub registered: bool,
 }
 
 /// Footholds, frequented communities and activity by hour, without points.
@@ -935,6 +950,104 @@ impl Archive {
                 by_hour: t.by_hour.to_vec(),
                 sightings: t.by_hour.iter().sum(),
             })
+        })
+        .await?)
+    }
+
+    /// A house's night entrants: who passed its unit's doors at night over
+    /// the last `days` days (to its latest pass), most nights first.
+    async fn night_entrants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] days: i64,
+        #[graphql(default = 20)] limit: usize,
+    ) -> async_graphql::Result<Vec<NightEntrant>> {
+        let NodeRef::House(h) = &self.node else {
+            return Ok(Vec::new());
+        };
+        let (h, limit) = (h.clone(), limit.min(ctx.max_page()));
+        let principal = ctx.principal().clone();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            let Some(BaseRecord::House(house)) = store.base(BaseKind::House, h.as_str())? else {
+                return Ok(Vec::new());
+            };
+            let mut doors = Vec::new();
+            store.for_each_base(BaseKind::Device, |r| {
+                if let BaseRecord::Device(d) = r
+                    && d.community == house.community
+                    && d.kind == model::DeviceKind::UnitDoor
+                    && d.building.as_deref() == Some(house.building.as_str())
+                    && d.unit.as_deref() == Some(house.unit.as_str())
+                {
+                    doors.push(NodeRef::Device(d.id));
+                }
+                Ok(())
+            })?;
+            let all = (Timestamp(i64::MIN), Timestamp(i64::MAX));
+            let mut latest = Timestamp(i64::MIN);
+            for d in &doors {
+                if let Some(s) = graph::timeline::timeline(&store, d, all.0, all.1, 1, true)?
+                    .items
+                    .first()
+                {
+                    latest = latest.max(s.time);
+                }
+            }
+            let to = Timestamp(latest.0.saturating_add(1));
+            let from = Timestamp(to.0.saturating_sub(days.clamp(1, 366) * 86_400_000));
+            let mut per: std::collections::BTreeMap<
+                NodeRef,
+                (std::collections::BTreeSet<chrono::NaiveDate>, Timestamp),
+            > = Default::default();
+            for d in &doors {
+                let page = graph::timeline::timeline(&store, d, from, to, 200_000, false)?;
+                for s in page.items {
+                    let Some(night) = e.clock.night_of(s.time) else {
+                        continue;
+                    };
+                    for subj in s.subjects {
+                        let entry = per
+                            .entry(subj)
+                            .or_insert_with(|| (Default::default(), Timestamp(i64::MIN)));
+                        entry.0.insert(night);
+                        entry.1 = entry.1.max(s.time);
+                    }
+                }
+            }
+            let residents: std::collections::BTreeSet<NodeRef> = e
+                .relations()
+                .neighbours(
+                    &NodeRef::House(h.clone()),
+                    &graph::EdgeFilter::kinds(&[RelKind::LivesIn]),
+                    usize::MAX,
+                )?
+                .items
+                .into_iter()
+                .map(|n| n.node)
+                .collect();
+            let mut rows: Vec<(NodeRef, u32, Timestamp)> = per
+                .into_iter()
+                .map(|(n, (nights, last))| (n, nights.len() as u32, last))
+                .collect();
+            rows.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+            let mut out = Vec::new();
+            for (n, nights, last) in rows {
+                if out.len() == limit {
+                    break;
+                }
+                if !principal.sees(e, &store, &n)? {
+                    continue;
+                }
+                let label = e.relations().node(&n)?.map(|x| x.label).unwrap_or_default();
+                out.push(NightEntrant {
+                    registered: residents.contains(&n),
+                    entity: Entity::new(&n, label),
+                    nights,
+                    last_seen: fmt_time(&e.clock, last),
+                });
+            }
+            Ok(out)
         })
         .await?)
     }
