@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The first command: build, generate the small demo city, ingest it into the
-# embedded store, and show what the platform holds.
+# embedded store, show what the platform holds, then serve the GraphQL API
+# and playground on localhost (ANJU_LISTEN, default 127.0.0.1:8080;
+# ANJU_DEMO_NO_SERVE=1 stops before serving).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -36,3 +38,9 @@ echo "== search: $name, and the persons whose identity number ends in $suffix"
 "$anju" --store "$data/store" search "$suffix" --kind person --per-page 3
 echo "== one archive per person: stranger clustering against the city's ground truth"
 "$anju" --store "$data/store" evaluate-faces "$data/demo/faces-truth.csv"
+if [ -n "${ANJU_DEMO_NO_SERVE:-}" ]; then
+    exit 0
+fi
+listen="${ANJU_LISTEN:-127.0.0.1:8080}"
+echo "== the API: playground at http://$listen/ (opens with example queries), GraphQL at http://$listen/graphql; Ctrl-C stops"
+exec "$anju" --store "$data/store" serve --listen "$listen"

@@ -689,26 +689,24 @@ impl RocksStore {
     /// `keys` (`None` where there is none).
     pub fn bases(&self, kind: BaseKind, keys: &[&str]) -> Result<Vec<Option<BaseRecord>>> {
         let ks: Vec<Vec<u8>> = keys.iter().map(|k| base_key(kind, k)).collect();
-        let cf = self.cf(CF_BASE);
-        self.db
-            .batched_multi_get_cf(cf, &ks, false)
-            .into_iter()
-            .zip(&ks)
-            .map(|(r, k)| match r? {
-                Some(v) => Ok(Some(decode(k, &v)?)),
-                None => Ok(None),
-            })
-            .collect()
+        self.multi_get(CF_BASE, &ks)
     }
 
     /// Several events by id in one batched read, in the order of `ids`.
     pub fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>> {
         let ks: Vec<Vec<u8>> = ids.iter().map(|k| event_key(k)).collect();
-        let cf = self.cf(CF_EVENTS);
+        self.multi_get(CF_EVENTS, &ks)
+    }
+
+    fn multi_get<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<T>>> {
         self.db
-            .batched_multi_get_cf(cf, &ks, false)
+            .batched_multi_get_cf(self.cf(cf), keys, false)
             .into_iter()
-            .zip(&ks)
+            .zip(keys)
             .map(|(r, k)| match r? {
                 Some(v) => Ok(Some(decode(k, &v)?)),
                 None => Ok(None),

@@ -159,6 +159,23 @@ impl<'a> Mapper<'a> {
         v
     }
 
+    /// `time` from the object's own time field, else the first sub-image's
+    /// `ShotTime`; `image_url` from the first sub-image's `StoragePath`.
+    fn time_and_image(&mut self, time_field: &str, subs: &[&Map<String, Value>]) {
+        let time = self
+            .read(time_field)
+            .or_else(|| subs.iter().find_map(|s| text(s, "ShotTime").ok().flatten()));
+        if let Some(t) = time {
+            self.out.insert("time".into(), json!(t));
+        }
+        if let Some(url) = subs
+            .iter()
+            .find_map(|s| text(s, "StoragePath").ok().flatten())
+        {
+            self.out.insert("image_url".into(), json!(url));
+        }
+    }
+
     /// The mapped record; problems of the contract's validation are renamed
     /// to the GA/T 1400 fields they came from.
     fn finish(
@@ -200,12 +217,7 @@ pub fn parse_faces(body: &[u8], cfg: &ParseConfig) -> Result<Vec<ViidObject>, Vi
             let id = m.map("FaceID", "id").unwrap_or_default();
             m.map("DeviceID", "device");
             let subs = sub_images(o);
-            let time = m
-                .read("FaceAppearTime")
-                .or_else(|| subs.iter().find_map(|s| text(s, "ShotTime").ok().flatten()));
-            if let Some(t) = time {
-                m.out.insert("time".into(), json!(t));
-            }
+            m.time_and_image("FaceAppearTime", &subs);
             let feature = subs.iter().find_map(|s| {
                 s.get("FeatureInfoObject")
                     .and_then(Value::as_object)
@@ -213,12 +225,6 @@ pub fn parse_faces(body: &[u8], cfg: &ParseConfig) -> Result<Vec<ViidObject>, Vi
             });
             if let Some(f) = feature {
                 m.out.insert("feature".into(), json!(f));
-            }
-            if let Some(url) = subs
-                .iter()
-                .find_map(|s| text(s, "StoragePath").ok().flatten())
-            {
-                m.out.insert("image_url".into(), json!(url));
             }
             let record = m.finish(
                 cfg,
@@ -248,13 +254,7 @@ pub fn parse_motor_vehicles(body: &[u8], cfg: &ParseConfig) -> Result<Vec<ViidOb
             let mut m = Mapper::new(o, format!("MotorVehicleObject[{i}]"), "vehicle_pass");
             let id = m.map("MotorVehicleID", "id").unwrap_or_default();
             m.map("DeviceID", "device");
-            let subs = sub_images(o);
-            let time = m
-                .read("PassTime")
-                .or_else(|| subs.iter().find_map(|s| text(s, "ShotTime").ok().flatten()));
-            if let Some(t) = time {
-                m.out.insert("time".into(), json!(t));
-            }
+            m.time_and_image("PassTime", &sub_images(o));
             // cameras write an unread plate in several ways
             let plate = m
                 .read("PlateNo")
@@ -262,12 +262,6 @@ pub fn parse_motor_vehicles(body: &[u8], cfg: &ParseConfig) -> Result<Vec<ViidOb
             m.out
                 .insert("plate".into(), json!(plate.as_deref().unwrap_or("unknown")));
             m.map("PlateColor", "plate_color");
-            if let Some(url) = subs
-                .iter()
-                .find_map(|s| text(s, "StoragePath").ok().flatten())
-            {
-                m.out.insert("image_url".into(), json!(url));
-            }
             let record = m.finish(
                 cfg,
                 &[

@@ -19,7 +19,7 @@ use model::{BaseKind, BaseRecord, Clock, CommunityId, LonLat, NodeRef, Timestamp
 pub use types::*;
 
 use super::alerts::{self, AlertStatus, Disposition, WatchFace, WatchList as WatchRec};
-use super::engine::{Engine, KINDS, kind_index, now};
+use super::engine::{Engine, KINDS, now};
 use super::errors::{ApiError, ApiResult};
 use super::scope::Principal;
 
@@ -1016,9 +1016,9 @@ fn dashboard(
                 }
             }
         }
-        day = day.succ_opt().unwrap_or(day);
-        if day == last_day && day == first_day {
-            break;
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
         }
     }
     d.events_per_day = per_day
@@ -1029,7 +1029,6 @@ fn dashboard(
             count: n,
         })
         .collect();
-    let _ = kind_index;
     let mut tops: Vec<(&CommunityId, u64)> = per_community.into_iter().collect();
     tops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     d.top_communities = tops
