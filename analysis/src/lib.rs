@@ -1,13 +1,146 @@
-//! Analysis: behaviour tags and alert models over the graph (with the analysis
-//! issue), and their measurement against a dataset's ground truth.
+//! Analysis: the judgement models (研判模型) that turn sightings and
+//! registers into findings — a tag on a person, stranger archive, house or
+//! vehicle, with its window, score and evidence — and their measurement
+//! against a dataset's ground truth.
 //!
-//! [`evaluate`] compares what a model produced with `truth.json`
-//! ([`model::truth::Truth`]): per model, precision, recall, the misses and the
-//! false alarms by id. It is what `anju evaluate` will print.
+//! * [`params`]: every model's parameters (`[analysis]`, DESIGN.md's defaults);
+//! * [`profile`]: what the models read — every sighting of a window per
+//!   subject, from the devices' timelines, so a run costs what the window
+//!   holds; the registered residents;
+//! * [`persons`]: the sighting models (nocturnal, frequent night outs, many
+//!   communities, reclusive, moved out; nocturnal on vehicles);
+//! * [`evaluate`]: per model, precision, recall, the misses and the false
+//!   alarms by id against `truth.json` ([`model::truth::Truth`]).
+//!
+//! Models never write: the composition root keeps the findings as tags.
+
+pub mod params;
+pub mod persons;
+pub mod profile;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use model::truth::Truth;
+use model::{Clock, NodeRef, Timestamp};
+use serde::Serialize;
+
+pub use params::Params;
+
+/// The models this build runs (the names `truth.json` uses).
+pub const MODELS: &[&str] = &[
+    "nocturnal",
+    "frequent_night_outs",
+    "many_communities",
+    "reclusive",
+    "moved_out",
+    "vehicle_nocturnal",
+];
+
+/// Most event ids kept as a finding's evidence (the latest).
+pub const MAX_EVIDENCE: usize = 20;
+
+/// A model's judgement about one entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub model: &'static str,
+    pub entity: NodeRef,
+    /// The window the model looked at.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub score: f64,
+    /// Event ids that made it true (for absence models: the last sighting).
+    pub evidence: Vec<String>,
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(
+        model: &'static str,
+        entity: NodeRef,
+        w: &profile::Window,
+        score: f64,
+        evidence: Vec<String>,
+        detail: String,
+    ) -> Self {
+        Self {
+            model,
+            entity,
+            from: w.from,
+            to: w.to,
+            score,
+            evidence,
+            detail,
+        }
+    }
+
+    /// The id `truth.json` uses for the entity (a plate, a person id, …).
+    pub fn truth_id(&self) -> &str {
+        self.entity.key()
+    }
+}
+
+/// The findings of the models as of one instant.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub at: Timestamp,
+    pub findings: Vec<Finding>,
+}
+
+/// What an analysis pass judged: one [`Run`] per day end from `since` (the
+/// models as a daily job would have run them) up to the end of the data.
+#[derive(Debug, Clone, Default)]
+pub struct Pass {
+    pub runs: Vec<Run>,
+    /// Sightings read (each once, whatever the number of runs).
+    pub read: u64,
+}
+
+/// Runs every model at each local day end after `since` (default: the
+/// start of the data) and at `until` (default: the end of the data),
+/// reading the sightings of the span once.
+pub fn analyze(
+    store: &graph::RocksStore,
+    clock: Clock,
+    params: &Params,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> graph::Result<Pass> {
+    let Some((first, last)) = profile::data_span(store)? else {
+        return Ok(Pass::default());
+    };
+    let until = until.unwrap_or(Timestamp(last.0 + 1));
+    let since = since.unwrap_or(first).max(first).min(until);
+    let mut ats = Vec::new();
+    let mut day = clock.local_date(since);
+    while let Some(next) = day.succ_opt() {
+        let Ok(end) = clock.from_local(next.and_time(chrono::NaiveTime::MIN)) else {
+            break;
+        };
+        if end >= until {
+            break;
+        }
+        if end > since {
+            ats.push(end);
+        }
+        day = next;
+    }
+    ats.push(until);
+    let window = i64::from(params.longest_window_days()) * 86_400_000;
+    let from = Timestamp(ats[0].0 - window);
+    let profiles = profile::Profiles::scan(store, from, until)?;
+    let mut runs = Vec::with_capacity(ats.len());
+    for at in ats {
+        let residents = profile::residents(store, at)?;
+        runs.push(Run {
+            at,
+            findings: persons::run(&profiles, &residents, at, first, clock, params),
+        });
+    }
+    Ok(Pass {
+        runs,
+        read: profiles.read,
+    })
+}
 
 /// How one model did against the truth.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -132,6 +132,15 @@ enum Command {
     },
     /// Prints the GraphQL schema (SDL).
     Schema,
+    /// Runs the analysis models over the store and keeps their findings as
+    /// tags (new, changed, retired); prints counts and the scan rate.
+    Analyze(crate::cli_analysis::AnalyzeArgs),
+    /// Compares the active tags with a ground truth (`truth.json`):
+    /// precision, recall, misses and false alarms per model.
+    Evaluate {
+        #[arg(long)]
+        truth: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -185,6 +194,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             crate::server::serve(config, listen)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Analyze(a) => crate::cli_analysis::analyze(&config, a),
+        Command::Evaluate { truth } => crate::cli_analysis::evaluate(&config, &truth),
         Command::Schema => {
             say!("{}", crate::server::gql::sdl());
             Ok(ExitCode::SUCCESS)

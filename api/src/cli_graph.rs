@@ -139,7 +139,7 @@ fn say_json(v: &Value) {
 }
 
 /// A time argument: RFC 3339, or a local date / date-time.
-fn parse_time(s: &str, clock: &Clock) -> Result<Timestamp> {
+pub(crate) fn parse_time(s: &str, clock: &Clock) -> Result<Timestamp> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(Timestamp::from_datetime(&t));
     }

@@ -34,6 +34,9 @@ pub struct Config {
     pub server: ServerSection,
     #[serde(default)]
     pub alerts: AlertsSection,
+    /// The analysis models' parameters (versioned on their own).
+    #[serde(default)]
+    pub analysis: analysis::Params,
 }
 
 /// `anju serve`: where it listens and the limits of its API.
@@ -291,6 +294,7 @@ impl Default for Config {
             trajectory: TrajectorySection::default(),
             server: ServerSection::default(),
             alerts: AlertsSection::default(),
+            analysis: analysis::Params::default(),
         }
     }
 }
@@ -389,6 +393,9 @@ impl Config {
                     "identity.{name} must be between 0 and 1"
                 )));
             }
+        }
+        if let Some(p) = self.analysis.problems().into_iter().next() {
+            return Err(ConfigError::Invalid(p));
         }
         if !(0.0..=1.0).contains(&self.alerts.watch_face_threshold) {
             return Err(ConfigError::Invalid(

@@ -1,0 +1,195 @@
+//! The models' parameters: one versioned section of the deployment's
+//! configuration (`[analysis]`), unknown keys refused, DESIGN.md's defaults.
+
+use serde::{Deserialize, Serialize};
+
+/// The parameter format this build reads.
+pub const PARAMS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub version: u32,
+    pub nocturnal: Nocturnal,
+    pub frequent_night_outs: FrequentNightOuts,
+    pub many_communities: ManyCommunities,
+    pub reclusive: Reclusive,
+    pub moved_out: MovedOut,
+    pub households: Households,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            version: PARAMS_VERSION,
+            nocturnal: Nocturnal::default(),
+            frequent_night_outs: FrequentNightOuts::default(),
+            many_communities: ManyCommunities::default(),
+            reclusive: Reclusive::default(),
+            moved_out: MovedOut::default(),
+            households: Households::default(),
+        }
+    }
+}
+
+/// 昼伏夜出: at least `night_share` of a day's sightings at night, on at
+/// least `min_days` days of the last `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Nocturnal {
+    pub window_days: u32,
+    pub min_days: u32,
+    pub night_share: f64,
+}
+
+impl Default for Nocturnal {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            min_days: 5,
+            night_share: 0.7,
+        }
+    }
+}
+
+/// 频繁夜出: out at night on at least `min_nights` nights of the last
+/// `window_days`: seen leaving (direction out) at night, or — a registered
+/// resident — seen at night outside their communities. Coming home late is
+/// not going out.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrequentNightOuts {
+    pub window_days: u32,
+    pub min_nights: u32,
+}
+
+impl Default for FrequentNightOuts {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            min_nights: 6,
+        }
+    }
+}
+
+/// 多地频现: a stranger seen in at least `min_communities` communities in
+/// the last `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManyCommunities {
+    pub window_days: u32,
+    pub min_communities: u32,
+}
+
+impl Default for ManyCommunities {
+    fn default() -> Self {
+        Self {
+            window_days: 7,
+            min_communities: 3,
+        }
+    }
+}
+
+/// 深居简出: a registered resident seen on at most `max_days` days of the
+/// last `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reclusive {
+    pub window_days: u32,
+    pub max_days: u32,
+}
+
+impl Default for Reclusive {
+    fn default() -> Self {
+        Self {
+            window_days: 30,
+            max_days: 2,
+        }
+    }
+}
+
+/// Residents younger than `min_age` are not observed on their own (young
+/// children pass gates carried or with adults, without a capture): the
+/// absence models judge them with their household — a child is reclusive or
+/// moved out when every older resident of the house is.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Households {
+    pub min_age: u32,
+}
+
+impl Default for Households {
+    fn default() -> Self {
+        Self { min_age: 14 }
+    }
+}
+
+/// 疑似搬离: a registered resident not seen for at least `min_days`
+/// consecutive days (up to the end of the data).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MovedOut {
+    pub min_days: u32,
+}
+
+impl Default for MovedOut {
+    fn default() -> Self {
+        Self { min_days: 30 }
+    }
+}
+
+impl Params {
+    /// Every problem of the parameters, not just the first.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.version != PARAMS_VERSION {
+            out.push(format!(
+                "analysis.version {} is not supported (this build reads {PARAMS_VERSION})",
+                self.version
+            ));
+        }
+        let mut positive = |name: &str, v: u32| {
+            if v == 0 {
+                out.push(format!("analysis.{name} must be at least 1"));
+            }
+        };
+        positive("nocturnal.window_days", self.nocturnal.window_days);
+        positive("nocturnal.min_days", self.nocturnal.min_days);
+        positive(
+            "frequent_night_outs.window_days",
+            self.frequent_night_outs.window_days,
+        );
+        positive(
+            "frequent_night_outs.min_nights",
+            self.frequent_night_outs.min_nights,
+        );
+        positive(
+            "many_communities.window_days",
+            self.many_communities.window_days,
+        );
+        positive(
+            "many_communities.min_communities",
+            self.many_communities.min_communities,
+        );
+        positive("reclusive.window_days", self.reclusive.window_days);
+        positive("moved_out.min_days", self.moved_out.min_days);
+        if !(0.0..=1.0).contains(&self.nocturnal.night_share) {
+            out.push("analysis.nocturnal.night_share must be between 0 and 1".into());
+        }
+        out
+    }
+
+    /// The longest window any model looks back over, in days.
+    pub fn longest_window_days(&self) -> u32 {
+        [
+            self.nocturnal.window_days,
+            self.frequent_night_outs.window_days,
+            self.many_communities.window_days,
+            self.reclusive.window_days,
+            self.moved_out.min_days,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1)
+    }
+}

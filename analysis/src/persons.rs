@@ -1,0 +1,490 @@
+//! Behaviour models over sightings: persons and stranger archives, and the
+//! same rules applied to vehicles' passes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use model::{CommunityId, Direction, NodeRef, PersonId};
+
+use crate::profile::{Profiles, Resident, Seen, Window};
+use crate::{Finding, MAX_EVIDENCE, params};
+
+fn evidence<'a>(seen: impl DoubleEndedIterator<Item = &'a Seen>) -> Vec<String> {
+    let mut v: Vec<String> = seen
+        .rev()
+        .take(MAX_EVIDENCE)
+        .map(|s| s.event.as_str().to_owned())
+        .collect();
+    v.reverse();
+    v
+}
+
+fn in_window<'a>(seen: &'a [Seen], w: &'a Window) -> impl DoubleEndedIterator<Item = &'a Seen> {
+    seen.iter().filter(move |s| w.contains(s.time))
+}
+
+/// 昼伏夜出 (and `vehicle_nocturnal` on a vehicle's passes): days on which
+/// at least `night_share` of the sightings were at night.
+pub fn nocturnal(
+    subject: &NodeRef,
+    seen: &[Seen],
+    w: &Window,
+    p: &params::Nocturnal,
+) -> Option<Finding> {
+    let mut per_day: BTreeMap<chrono::NaiveDate, (u32, u32)> = BTreeMap::new();
+    for s in in_window(seen, w) {
+        let d = per_day.entry(w.day_of(s.time)).or_default();
+        d.0 += 1;
+        if w.clock.is_night(s.time) {
+            d.1 += 1;
+        }
+    }
+    let days = per_day
+        .values()
+        .filter(|(all, night)| f64::from(*night) >= p.night_share * f64::from(*all))
+        .count() as u32;
+    (days >= p.min_days).then(|| {
+        let model = if matches!(subject, NodeRef::Vehicle(_)) {
+            "vehicle_nocturnal"
+        } else {
+            "nocturnal"
+        };
+        Finding::new(
+            model,
+            subject.clone(),
+            w,
+            f64::from(days) / f64::from(p.window_days),
+            evidence(in_window(seen, w).filter(|s| w.clock.is_night(s.time))),
+            format!(
+                "mostly seen at night on {days} of the last {} days",
+                p.window_days
+            ),
+        )
+    })
+}
+
+/// 频繁夜出: out at night on at least `min_nights` nights: seen leaving
+/// (direction out) at night, or — for a registered resident, whose `homes`
+/// are known — seen at night outside their communities. Coming home late is
+/// not going out.
+pub fn frequent_night_outs(
+    subject: &NodeRef,
+    seen: &[Seen],
+    homes: &BTreeSet<CommunityId>,
+    w: &Window,
+    p: &params::FrequentNightOuts,
+) -> Option<Finding> {
+    let out_at_night = |s: &Seen| {
+        w.clock.is_night(s.time)
+            && (s.direction == Some(Direction::Out)
+                || (!homes.is_empty() && s.community.as_ref().is_some_and(|c| !homes.contains(c))))
+    };
+    let nights: BTreeSet<chrono::NaiveDate> = in_window(seen, w)
+        .filter(|s| out_at_night(s))
+        .filter_map(|s| w.clock.night_of(s.time))
+        .collect();
+    let n = nights.len() as u32;
+    (n >= p.min_nights).then(|| {
+        Finding::new(
+            "frequent_night_outs",
+            subject.clone(),
+            w,
+            f64::from(n) / f64::from(p.window_days),
+            evidence(in_window(seen, w).filter(|s| out_at_night(s))),
+            format!("out at night on {n} of the last {} nights", p.window_days),
+        )
+    })
+}
+
+/// 多地频现: a stranger archive seen in at least `min_communities`
+/// communities.
+pub fn many_communities(
+    subject: &NodeRef,
+    seen: &[Seen],
+    w: &Window,
+    p: &params::ManyCommunities,
+) -> Option<Finding> {
+    if !matches!(subject, NodeRef::Stranger(_)) {
+        return None;
+    }
+    let mut first: BTreeMap<&CommunityId, &Seen> = BTreeMap::new();
+    for s in in_window(seen, w) {
+        if let Some(c) = &s.community {
+            first.entry(c).or_insert(s);
+        }
+    }
+    let n = first.len() as u32;
+    (n >= p.min_communities).then(|| {
+        let mut ev: Vec<&Seen> = first.values().copied().collect();
+        ev.sort_by_key(|s| s.time);
+        Finding::new(
+            "many_communities",
+            subject.clone(),
+            w,
+            f64::from(n),
+            evidence(ev.into_iter()),
+            format!("seen in {n} communities in {} days", p.window_days),
+        )
+    })
+}
+
+/// 深居简出: a registered resident seen on at most `max_days` local days.
+/// Judged only when the data covers the whole window (`covered`).
+pub fn reclusive(
+    person: &PersonId,
+    seen: &[Seen],
+    w: &Window,
+    p: &params::Reclusive,
+) -> Option<Finding> {
+    let days: BTreeSet<chrono::NaiveDate> = in_window(seen, w)
+        .map(|s| w.clock.local_date(s.time))
+        .collect();
+    let n = days.len() as u32;
+    (n <= p.max_days).then(|| {
+        Finding::new(
+            "reclusive",
+            NodeRef::Person(person.clone()),
+            w,
+            1.0 - f64::from(n) / f64::from(p.window_days),
+            evidence(in_window(seen, w)),
+            format!("seen on {n} of the last {} days", p.window_days),
+        )
+    })
+}
+
+/// 疑似搬离: a registered resident not seen at all in the window (of
+/// `min_days`).
+pub fn moved_out(
+    person: &PersonId,
+    seen: &[Seen],
+    w: &Window,
+    p: &params::MovedOut,
+) -> Option<Finding> {
+    if in_window(seen, w).next().is_some() {
+        return None;
+    }
+    let last = seen.iter().rfind(|s| s.time < w.from);
+    Some(Finding::new(
+        "moved_out",
+        NodeRef::Person(person.clone()),
+        w,
+        1.0,
+        last.map(|s| vec![s.event.as_str().to_owned()])
+            .unwrap_or_default(),
+        format!("not seen for {} days", p.min_days),
+    ))
+}
+
+/// Runs the sighting models over `profiles` as of `to`; the absence models
+/// (reclusive, moved out) only when the data reaches back over their whole
+/// window (`data_from`).
+pub fn run(
+    profiles: &Profiles,
+    residents: &[Resident],
+    to: model::Timestamp,
+    data_from: model::Timestamp,
+    clock: model::Clock,
+    p: &params::Params,
+) -> Vec<Finding> {
+    let mut homes: BTreeMap<&PersonId, BTreeSet<CommunityId>> = BTreeMap::new();
+    for r in residents {
+        homes
+            .entry(&r.person)
+            .or_default()
+            .insert(r.community.clone());
+    }
+    let none = BTreeSet::new();
+    let mut out = Vec::new();
+    let noct = Window::last_days(to, p.nocturnal.window_days, clock);
+    let outs = Window::last_days(to, p.frequent_night_outs.window_days, clock);
+    let many = Window::last_days(to, p.many_communities.window_days, clock);
+    for (subject, seen) in &profiles.by_subject {
+        match subject {
+            NodeRef::Person(_) | NodeRef::Stranger(_) => {
+                let home = match subject {
+                    NodeRef::Person(id) => homes.get(id).unwrap_or(&none),
+                    _ => &none,
+                };
+                out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
+                out.extend(frequent_night_outs(
+                    subject,
+                    seen,
+                    home,
+                    &outs,
+                    &p.frequent_night_outs,
+                ));
+                out.extend(many_communities(subject, seen, &many, &p.many_communities));
+            }
+            NodeRef::Vehicle(_) => out.extend(nocturnal(subject, seen, &noct, &p.nocturnal)),
+            _ => {}
+        }
+    }
+    out.extend(absences(profiles, residents, to, data_from, clock, p));
+    out
+}
+
+/// Reclusive and moved out, judged per person for residents of at least
+/// `households.min_age` (or of unknown age), and for younger ones with their
+/// household: a child is reclusive (moved out) when every older resident of
+/// the house is.
+fn absences(
+    profiles: &Profiles,
+    residents: &[Resident],
+    to: model::Timestamp,
+    data_from: model::Timestamp,
+    clock: model::Clock,
+    p: &params::Params,
+) -> Vec<Finding> {
+    let recl = Window::last_days(to, p.reclusive.window_days, clock);
+    let gone = Window::last_days(to, p.moved_out.min_days, clock);
+    let (judge_recl, judge_gone) = (recl.from >= data_from, gone.from >= data_from);
+    let today = clock.local_date(to);
+    let mut by_house: BTreeMap<&model::HouseId, Vec<&Resident>> = BTreeMap::new();
+    for r in residents {
+        by_house.entry(&r.house).or_default().push(r);
+    }
+    let mut out: BTreeMap<(&'static str, PersonId), Finding> = BTreeMap::new();
+    for members in by_house.values() {
+        let observed = |r: &&Resident| r.age(today).is_none_or(|a| a >= p.households.min_age);
+        let adults: Vec<&Resident> = members.iter().copied().filter(observed).collect();
+        let judged: Vec<&Resident> = if adults.is_empty() {
+            members.clone()
+        } else {
+            adults
+        };
+        let mut recl_all = true;
+        let mut gone_all = true;
+        let mut recl_f = Vec::new();
+        let mut gone_f = Vec::new();
+        for r in &judged {
+            let seen = profiles.of(&NodeRef::Person(r.person.clone()));
+            match judge_recl
+                .then(|| reclusive(&r.person, seen, &recl, &p.reclusive))
+                .flatten()
+            {
+                Some(f) => recl_f.push(f),
+                None => recl_all = false,
+            }
+            match judge_gone
+                .then(|| moved_out(&r.person, seen, &gone, &p.moved_out))
+                .flatten()
+            {
+                Some(f) => gone_f.push(f),
+                None => gone_all = false,
+            }
+        }
+        let children: Vec<&&Resident> = members.iter().filter(|r| !judged.contains(r)).collect();
+        for (all, found, model) in [
+            (recl_all, &recl_f, "reclusive"),
+            (gone_all, &gone_f, "moved_out"),
+        ] {
+            if all && !found.is_empty() {
+                for c in &children {
+                    let mut f = found[0].clone();
+                    f.entity = NodeRef::Person(c.person.clone());
+                    f.detail = format!("with the household: {}", f.detail);
+                    out.insert((model, c.person.clone()), f);
+                }
+            }
+        }
+        for f in recl_f.into_iter().chain(gone_f) {
+            if let NodeRef::Person(id) = &f.entity {
+                out.insert((f.model, id.clone()), f);
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+    use chrono::{NaiveDate, NaiveDateTime};
+    use model::{Clock, EventId, EventKind, Timestamp};
+
+    fn clock() -> Clock {
+        Clock::new(chrono_tz::Asia::Shanghai)
+    }
+
+    /// A sighting on local `day` (of October 2026) at `hh:mm`.
+    fn at(day: u32, hh: u32, mm: u32, community: &str, dir: Option<Direction>) -> Seen {
+        let n = NaiveDateTime::new(
+            NaiveDate::from_ymd_opt(2026, 10, day).unwrap(),
+            chrono::NaiveTime::from_hms_opt(hh, mm, 0).unwrap(),
+        );
+        Seen {
+            time: clock().from_local(n).unwrap(),
+            event: EventId::new(&format!("e-{day}-{hh}-{mm}-{community}")).unwrap(),
+            device: model::DeviceId::new("D1").unwrap(),
+            community: Some(CommunityId::new(community).unwrap()),
+            kind: EventKind::FaceCapture,
+            direction: dir,
+        }
+    }
+
+    /// The end of local October `day`.
+    fn end_of(day: u32) -> Timestamp {
+        let n = (NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+            + chrono::Duration::days(i64::from(day)))
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+        clock().from_local(n).unwrap()
+    }
+
+    fn person(id: &str) -> NodeRef {
+        NodeRef::Person(PersonId::new(id).unwrap())
+    }
+
+    /// `days` days each with `night` of `all` sightings at night.
+    fn days_with(days: u32, night: u32, all: u32) -> Vec<Seen> {
+        let mut v = Vec::new();
+        for d in 1..=days {
+            for i in 0..all {
+                v.push(if i < night {
+                    at(d, 23, i, "C1", None)
+                } else {
+                    at(d, 10, i, "C1", None)
+                });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn nocturnal_at_and_around_its_thresholds() {
+        let p = Params::default().nocturnal;
+        let w = Window::last_days(end_of(14), p.window_days, clock());
+        let me = person("P1");
+        // 7 of 10 at night is 70%: five such days make it, four do not
+        assert!(nocturnal(&me, &days_with(5, 7, 10), &w, &p).is_some());
+        assert!(nocturnal(&me, &days_with(4, 7, 10), &w, &p).is_none());
+        // 6 of 10 is below the share
+        assert!(nocturnal(&me, &days_with(9, 6, 10), &w, &p).is_none());
+        // days before the window do not count
+        let w_late = Window::last_days(end_of(30), p.window_days, clock());
+        assert!(nocturnal(&me, &days_with(5, 7, 10), &w_late, &p).is_none());
+        let f = nocturnal(
+            &NodeRef::Vehicle(model::Plate::new("苏J12345").unwrap()),
+            &days_with(5, 10, 10),
+            &w,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(f.model, "vehicle_nocturnal");
+        assert!(!f.evidence.is_empty() && f.evidence.len() <= MAX_EVIDENCE);
+    }
+
+    #[test]
+    fn frequent_night_outs_counts_going_out_not_coming_home() {
+        let p = Params::default().frequent_night_outs;
+        let w = Window::last_days(end_of(14), p.window_days, clock());
+        let me = person("P1");
+        let homes: BTreeSet<CommunityId> = [CommunityId::new("C1").unwrap()].into();
+        let outs = |n: u32, dir: Option<Direction>, c: &str| -> Vec<Seen> {
+            (1..=n).map(|d| at(d, 23, 10, c, dir)).collect()
+        };
+        assert!(
+            frequent_night_outs(&me, &outs(6, Some(Direction::Out), "C1"), &homes, &w, &p)
+                .is_some()
+        );
+        assert!(
+            frequent_night_outs(&me, &outs(5, Some(Direction::Out), "C1"), &homes, &w, &p)
+                .is_none()
+        );
+        // coming home late every night is not going out
+        assert!(
+            frequent_night_outs(&me, &outs(14, Some(Direction::In), "C1"), &homes, &w, &p)
+                .is_none()
+        );
+        // a resident seen at night away from home is out
+        assert!(frequent_night_outs(&me, &outs(6, None, "C9"), &homes, &w, &p).is_some());
+        // 02:00 belongs to the night before: six sightings on three nights
+        let split: Vec<Seen> = (1..=3)
+            .flat_map(|d| {
+                [
+                    at(d, 23, 0, "C1", Some(Direction::Out)),
+                    at(d + 1, 2, 0, "C1", Some(Direction::Out)),
+                ]
+            })
+            .collect();
+        assert!(frequent_night_outs(&me, &split, &homes, &w, &p).is_none());
+    }
+
+    #[test]
+    fn many_communities_is_for_stranger_archives() {
+        let p = Params::default().many_communities;
+        let w = Window::last_days(end_of(7), p.window_days, clock());
+        let s = NodeRef::Stranger(model::ArchiveId::new("s-1").unwrap());
+        let three = vec![
+            at(1, 10, 0, "C1", None),
+            at(3, 10, 0, "C2", None),
+            at(5, 10, 0, "C3", None),
+        ];
+        let f = many_communities(&s, &three, &w, &p).unwrap();
+        assert_eq!(f.evidence.len(), 3);
+        assert!(many_communities(&s, &three[..2], &w, &p).is_none());
+        assert!(many_communities(&person("P1"), &three, &w, &p).is_none());
+        // the same three visits spread over more than 7 days
+        let spread = vec![
+            at(1, 10, 0, "C1", None),
+            at(5, 10, 0, "C2", None),
+            at(9, 10, 0, "C3", None),
+        ];
+        let w9 = Window::last_days(end_of(9), p.window_days, clock());
+        assert!(many_communities(&s, &spread, &w9, &p).is_none());
+    }
+
+    fn resident(id: &str, house: &str, born: i32) -> Resident {
+        Resident {
+            person: PersonId::new(id).unwrap(),
+            house: model::HouseId::new(house).unwrap(),
+            community: CommunityId::new("C1").unwrap(),
+            birth_date: NaiveDate::from_ymd_opt(born, 1, 1),
+        }
+    }
+
+    #[test]
+    fn absences_judge_adults_and_children_with_their_household() {
+        let p = Params::default();
+        let to = end_of(31);
+        let data_from = end_of(0);
+        let mut profiles = Profiles::default();
+        // house H1: two adults seen on two days each (reclusive), a child never
+        for (id, days) in [("A1", [3, 20]), ("A2", [4, 21])] {
+            profiles.by_subject.insert(
+                person(id),
+                days.iter().map(|d| at(*d, 10, 0, "C1", None)).collect(),
+            );
+        }
+        // house H2: an adult seen on three days, a child never seen
+        profiles.by_subject.insert(
+            person("B1"),
+            [5, 6, 7]
+                .iter()
+                .map(|d| at(*d, 10, 0, "C1", None))
+                .collect(),
+        );
+        let residents = vec![
+            resident("A1", "H1", 1980),
+            resident("A2", "H1", 1982),
+            resident("A3", "H1", 2021),
+            resident("B1", "H2", 1980),
+            resident("B2", "H2", 2022),
+            resident("C1", "H3", 1950),
+        ];
+        let found = absences(&profiles, &residents, to, data_from, clock(), &p);
+        let of = |m: &str| -> Vec<String> {
+            let mut v: Vec<String> = found
+                .iter()
+                .filter(|f| f.model == m)
+                .map(|f| f.entity.key().to_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(of("reclusive"), ["A1", "A2", "A3", "C1"]);
+        assert_eq!(of("moved_out"), ["C1"]);
+        // windows reaching before the data are not judged
+        assert!(absences(&profiles, &residents, to, end_of(10), clock(), &p).is_empty());
+    }
+}
