@@ -2,7 +2,7 @@
 //! dashboards, alerts and watch lists, and the alert subscription.
 //!
 //! Every resolver reads through the request's [`Principal`] (the region
-//! choke point) and runs storage work off the async threads ([`blocking`]).
+//! choke point) and runs storage work off the async threads (`blocking`).
 //! Errors map to `extensions.code` in one place (`server::errors`).
 
 mod types;
