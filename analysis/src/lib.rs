@@ -17,6 +17,7 @@
 pub mod params;
 pub mod persons;
 pub mod profile;
+pub mod vehicles;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +34,14 @@ pub const MODELS: &[&str] = &[
     "many_communities",
     "reclusive",
     "moved_out",
+    "vacant",
+    "theft_casing",
+    "unregistered_resident",
+    "elderly_unseen",
     "vehicle_nocturnal",
+    "vehicle_frequent_night_return",
+    "zombie_vehicle",
+    "vehicle_muck",
 ];
 
 /// Most event ids kept as a finding's evidence (the latest).
@@ -51,6 +59,8 @@ pub struct Finding {
     /// Event ids that made it true (for absence models: the last sighting).
     pub evidence: Vec<String>,
     pub detail: String,
+    /// The model asks an officer to act: an alert is raised for it (once).
+    pub alert: bool,
 }
 
 impl Finding {
@@ -70,7 +80,13 @@ impl Finding {
             score,
             evidence,
             detail,
+            alert: false,
         }
+    }
+
+    pub fn alerting(mut self, alert: bool) -> Self {
+        self.alert = alert;
+        self
     }
 
     /// The id `truth.json` uses for the entity (a plate, a person id, …).

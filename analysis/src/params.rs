@@ -16,6 +16,142 @@ pub struct Params {
     pub reclusive: Reclusive,
     pub moved_out: MovedOut,
     pub households: Households,
+    pub vacant: Vacant,
+    pub theft_casing: TheftCasing,
+    pub unregistered_resident: UnregisteredResident,
+    pub elderly_unseen: ElderlyUnseen,
+    pub vehicle_night_return: VehicleNightReturn,
+    pub zombie_vehicle: ZombieVehicle,
+    pub vehicle_muck: VehicleMuck,
+}
+
+/// Suspected vacant: no registered occupant seen for `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vacant {
+    pub window_days: u32,
+}
+
+impl Default for Vacant {
+    fn default() -> Self {
+        Self { window_days: 30 }
+    }
+}
+
+/// 盗窃踩点: someone not living there at `min_unit_doors` different unit
+/// doors, or in `min_communities` communities, within `within_hours`; an
+/// alert when the person has one of `alert_categories`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TheftCasing {
+    pub within_hours: u32,
+    pub min_unit_doors: u32,
+    pub min_communities: u32,
+    pub alert_categories: Vec<String>,
+}
+
+impl Default for TheftCasing {
+    fn default() -> Self {
+        Self {
+            within_hours: 24,
+            min_unit_doors: 4,
+            min_communities: 3,
+            alert_categories: vec!["key_theft_record".into()],
+        }
+    }
+}
+
+/// 疑似未登记居住: a stranger archive or a person not registered in a
+/// community seen there on `min_days` days of `window_days`, `min_nights`
+/// of them at night.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnregisteredResident {
+    pub window_days: u32,
+    pub min_days: u32,
+    pub min_nights: u32,
+    /// Registered look-alikes suggested with each finding.
+    pub suggestions: u32,
+}
+
+impl Default for UnregisteredResident {
+    fn default() -> Self {
+        Self {
+            window_days: 30,
+            min_days: 10,
+            min_nights: 5,
+            suggestions: 3,
+        }
+    }
+}
+
+/// 独居老人: a resident with `category` with no sighting and no door-sensor
+/// change at home for `silent_hours` — counted outside the night window,
+/// when no activity is expected — within the last `window_days` (an alert).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ElderlyUnseen {
+    pub category: String,
+    pub silent_hours: u32,
+    pub window_days: u32,
+}
+
+impl Default for ElderlyUnseen {
+    fn default() -> Self {
+        Self {
+            category: "elderly_alone".into(),
+            silent_hours: 12,
+            window_days: 2,
+        }
+    }
+}
+
+/// Vehicles entering at night on `min_nights` nights of `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VehicleNightReturn {
+    pub window_days: u32,
+    pub min_nights: u32,
+}
+
+impl Default for VehicleNightReturn {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            min_nights: 6,
+        }
+    }
+}
+
+/// 僵尸车: last seen entering at least `min_days` ago, no pass since.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZombieVehicle {
+    pub min_days: u32,
+}
+
+impl Default for ZombieVehicle {
+    fn default() -> Self {
+        Self { min_days: 15 }
+    }
+}
+
+/// Muck and hazmat vehicles entering a residential community (in the last
+/// `window_days`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VehicleMuck {
+    pub window_days: u32,
+    pub kinds: Vec<String>,
+}
+
+impl Default for VehicleMuck {
+    fn default() -> Self {
+        Self {
+            window_days: 1,
+            kinds: vec!["muck".into(), "hazmat".into()],
+        }
+    }
 }
 
 impl Default for Params {
@@ -28,6 +164,13 @@ impl Default for Params {
             reclusive: Reclusive::default(),
             moved_out: MovedOut::default(),
             households: Households::default(),
+            vacant: Vacant::default(),
+            theft_casing: TheftCasing::default(),
+            unregistered_resident: UnregisteredResident::default(),
+            elderly_unseen: ElderlyUnseen::default(),
+            vehicle_night_return: VehicleNightReturn::default(),
+            zombie_vehicle: ZombieVehicle::default(),
+            vehicle_muck: VehicleMuck::default(),
         }
     }
 }
@@ -173,6 +316,26 @@ impl Params {
         );
         positive("reclusive.window_days", self.reclusive.window_days);
         positive("moved_out.min_days", self.moved_out.min_days);
+        positive("vacant.window_days", self.vacant.window_days);
+        positive("theft_casing.within_hours", self.theft_casing.within_hours);
+        positive(
+            "unregistered_resident.window_days",
+            self.unregistered_resident.window_days,
+        );
+        positive(
+            "elderly_unseen.silent_hours",
+            self.elderly_unseen.silent_hours,
+        );
+        positive(
+            "elderly_unseen.window_days",
+            self.elderly_unseen.window_days,
+        );
+        positive(
+            "vehicle_night_return.window_days",
+            self.vehicle_night_return.window_days,
+        );
+        positive("zombie_vehicle.min_days", self.zombie_vehicle.min_days);
+        positive("vehicle_muck.window_days", self.vehicle_muck.window_days);
         if !(0.0..=1.0).contains(&self.nocturnal.night_share) {
             out.push("analysis.nocturnal.night_share must be between 0 and 1".into());
         }
@@ -187,6 +350,11 @@ impl Params {
             self.many_communities.window_days,
             self.reclusive.window_days,
             self.moved_out.min_days,
+            self.vacant.window_days,
+            self.unregistered_resident.window_days,
+            self.vehicle_night_return.window_days,
+            // a zombie's last entry lies before its quiet period
+            self.zombie_vehicle.min_days * 2,
         ]
         .into_iter()
         .max()

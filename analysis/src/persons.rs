@@ -174,6 +174,172 @@ pub fn moved_out(
     ))
 }
 
+/// 盗窃踩点: at `min_unit_doors` different unit doors, or in
+/// `min_communities` communities, within `within_hours`, none of them where
+/// the subject lives.
+pub fn theft_casing(
+    subject: &NodeRef,
+    seen: &[Seen],
+    homes: &BTreeSet<CommunityId>,
+    categories: &[String],
+    w: &Window,
+    p: &params::TheftCasing,
+) -> Option<Finding> {
+    let away: Vec<&Seen> = in_window(seen, w)
+        .filter(|s| s.community.as_ref().is_none_or(|c| !homes.contains(c)))
+        .collect();
+    let span = i64::from(p.within_hours) * 3_600_000;
+    let mut best: Option<(u32, u32, usize, usize)> = None;
+    let mut j = 0;
+    for i in 0..away.len() {
+        j = j.max(i);
+        while j + 1 < away.len() && away[j + 1].time.0 - away[i].time.0 <= span {
+            j += 1;
+        }
+        let part = &away[i..=j];
+        let doors: BTreeSet<&model::DeviceId> = part
+            .iter()
+            .filter(|s| s.unit_door)
+            .map(|s| &s.device)
+            .collect();
+        let comms: BTreeSet<&CommunityId> =
+            part.iter().filter_map(|s| s.community.as_ref()).collect();
+        let (d, c) = (doors.len() as u32, comms.len() as u32);
+        if (d >= p.min_unit_doors || c >= p.min_communities)
+            && best.is_none_or(|b| (d, c) > (b.0, b.1))
+        {
+            best = Some((d, c, i, j));
+        }
+    }
+    let (doors, comms, i, j) = best?;
+    let alert = categories.iter().any(|c| p.alert_categories.contains(c));
+    Some(
+        Finding::new(
+            "theft_casing",
+            subject.clone(),
+            w,
+            f64::from(doors.max(comms)),
+            evidence(away[i..=j].iter().copied()),
+            format!(
+                "{doors} unit doors and {comms} communities within {} h",
+                p.within_hours
+            ),
+        )
+        .alerting(alert),
+    )
+}
+
+/// 疑似未登记居住: seen in a community where the subject is not registered
+/// on `min_days` days, `min_nights` of them at night.
+pub fn unregistered_resident(
+    subject: &NodeRef,
+    seen: &[Seen],
+    homes: &BTreeSet<CommunityId>,
+    w: &Window,
+    p: &params::UnregisteredResident,
+) -> Option<Finding> {
+    let mut per: BTreeMap<
+        &CommunityId,
+        (BTreeSet<chrono::NaiveDate>, BTreeSet<chrono::NaiveDate>),
+    > = BTreeMap::new();
+    for s in in_window(seen, w) {
+        let Some(c) = s.community.as_ref().filter(|c| !homes.contains(*c)) else {
+            continue;
+        };
+        let e = per.entry(c).or_default();
+        // a night belongs to the day it began: out at 23:00, back at 01:00
+        // is one day
+        e.0.insert(w.day_of(s.time));
+        if let Some(n) = w.clock.night_of(s.time) {
+            e.1.insert(n);
+        }
+    }
+    let (c, (days, nights)) = per
+        .into_iter()
+        .filter(|(_, (d, n))| d.len() as u32 >= p.min_days && n.len() as u32 >= p.min_nights)
+        .max_by_key(|(c, (d, n))| (d.len() + n.len(), std::cmp::Reverse((*c).clone())))?;
+    Some(Finding::new(
+        "unregistered_resident",
+        subject.clone(),
+        w,
+        days.len() as f64 / f64::from(p.window_days),
+        evidence(
+            in_window(seen, w)
+                .filter(|s| s.community.as_ref() == Some(c) && w.clock.is_night(s.time)),
+        ),
+        format!(
+            "seen in {} on {} days, {} nights, not registered there",
+            c.as_str(),
+            days.len(),
+            nights.len()
+        ),
+    ))
+}
+
+/// Hours of `[a, b)` outside the night window (15-minute steps).
+fn day_hours(a: model::Timestamp, b: model::Timestamp, clock: &model::Clock) -> f64 {
+    const STEP: i64 = 15 * 60_000;
+    let mut t = a.0;
+    let mut n = 0u32;
+    while t < b.0 {
+        if !clock.is_night(model::Timestamp(t)) {
+            n += 1;
+        }
+        t += STEP;
+    }
+    f64::from(n) / 4.0
+}
+
+/// 独居老人: no sighting and no activity at home for `silent_hours` of day
+/// time (the night window, when no activity is expected, does not count).
+pub fn elderly_unseen(
+    person: &PersonId,
+    seen: &[Seen],
+    home: &[model::Timestamp],
+    w: &Window,
+    p: &params::ElderlyUnseen,
+) -> Option<Finding> {
+    let mut acts: Vec<(model::Timestamp, Option<&Seen>)> = seen
+        .iter()
+        .filter(|s| s.time < w.to)
+        .map(|s| (s.time, Some(s)))
+        .collect();
+    acts.extend(home.iter().filter(|t| **t < w.to).map(|t| (*t, None)));
+    acts.sort_by_key(|a| a.0);
+    // the last activity before the window starts the first gap
+    let first = acts.iter().rposition(|a| a.0 < w.from).unwrap_or(0);
+    let acts = &acts[first..];
+    let mut worst: Option<(f64, usize)> = None;
+    for i in 0..acts.len() {
+        let end = acts.get(i + 1).map_or(w.to, |a| a.0);
+        if end <= w.from {
+            continue;
+        }
+        let h = day_hours(acts[i].0, end, &w.clock);
+        if h >= f64::from(p.silent_hours) && worst.is_none_or(|(x, _)| h > x) {
+            worst = Some((h, i));
+        }
+    }
+    let (hours, i) = worst?;
+    let ev = acts[..=i]
+        .iter()
+        .rev()
+        .find_map(|a| a.1)
+        .map(|s| vec![s.event.as_str().to_owned()])
+        .unwrap_or_default();
+    Some(
+        Finding::new(
+            "elderly_unseen",
+            NodeRef::Person(person.clone()),
+            w,
+            hours,
+            ev,
+            format!("no sighting and no activity at home for {hours:.1} h of day time"),
+        )
+        .alerting(true),
+    )
+}
+
 /// Runs the sighting models over `profiles` as of `to`; the absence models
 /// (reclusive, moved out) only when the data reaches back over their whole
 /// window (`data_from`).
@@ -197,6 +363,16 @@ pub fn run(
     let noct = Window::last_days(to, p.nocturnal.window_days, clock);
     let outs = Window::last_days(to, p.frequent_night_outs.window_days, clock);
     let many = Window::last_days(to, p.many_communities.window_days, clock);
+    let casing = Window::last_days(to, 1 + p.theft_casing.within_hours.div_ceil(24), clock);
+    let unreg = Window::last_days(to, p.unregistered_resident.window_days, clock);
+    let night_ret = Window::last_days(to, p.vehicle_night_return.window_days, clock);
+    let muck = Window::last_days(to, p.vehicle_muck.window_days, clock);
+    let all = Window {
+        from: model::Timestamp(i64::MIN),
+        to,
+        clock,
+    };
+    let no_categories = Vec::new();
     for (subject, seen) in &profiles.by_subject {
         match subject {
             NodeRef::Person(_) | NodeRef::Stranger(_) => {
@@ -213,12 +389,66 @@ pub fn run(
                     &p.frequent_night_outs,
                 ));
                 out.extend(many_communities(subject, seen, &many, &p.many_communities));
+                let categories = match subject {
+                    NodeRef::Person(id) => profiles.categories.get(id).unwrap_or(&no_categories),
+                    _ => &no_categories,
+                };
+                out.extend(theft_casing(
+                    subject,
+                    seen,
+                    home,
+                    categories,
+                    &casing,
+                    &p.theft_casing,
+                ));
+                if unreg.covered_by(data_from) {
+                    out.extend(unregistered_resident(
+                        subject,
+                        seen,
+                        home,
+                        &unreg,
+                        &p.unregistered_resident,
+                    ));
+                }
             }
-            NodeRef::Vehicle(_) => out.extend(nocturnal(subject, seen, &noct, &p.nocturnal)),
+            NodeRef::Vehicle(_) => {
+                out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
+                out.extend(crate::vehicles::night_return(
+                    subject,
+                    seen,
+                    &night_ret,
+                    &p.vehicle_night_return,
+                ));
+                out.extend(crate::vehicles::zombie(
+                    subject,
+                    seen,
+                    &all,
+                    &p.zombie_vehicle,
+                ));
+                out.extend(crate::vehicles::muck(subject, seen, &muck, &p.vehicle_muck));
+            }
             _ => {}
         }
     }
     out.extend(absences(profiles, residents, to, data_from, clock, p));
+    let elderly = Window::last_days(to, p.elderly_unseen.window_days, clock);
+    let mut done = BTreeSet::new();
+    for r in residents {
+        if r.categories.contains(&p.elderly_unseen.category) && done.insert(&r.person) {
+            let seen = profiles.of(&NodeRef::Person(r.person.clone()));
+            let home = profiles
+                .house_activity
+                .get(&r.house)
+                .map_or(&[][..], Vec::as_slice);
+            out.extend(elderly_unseen(
+                &r.person,
+                seen,
+                home,
+                &elderly,
+                &p.elderly_unseen,
+            ));
+        }
+    }
     out
 }
 
@@ -236,14 +466,37 @@ fn absences(
 ) -> Vec<Finding> {
     let recl = Window::last_days(to, p.reclusive.window_days, clock);
     let gone = Window::last_days(to, p.moved_out.min_days, clock);
-    let (judge_recl, judge_gone) = (recl.from >= data_from, gone.from >= data_from);
+    let (judge_recl, judge_gone) = (recl.covered_by(data_from), gone.covered_by(data_from));
+    let empty = Window::last_days(to, p.vacant.window_days, clock);
+    let judge_empty = empty.covered_by(data_from);
     let today = clock.local_date(to);
     let mut by_house: BTreeMap<&model::HouseId, Vec<&Resident>> = BTreeMap::new();
     for r in residents {
         by_house.entry(&r.house).or_default().push(r);
     }
     let mut out: BTreeMap<(&'static str, PersonId), Finding> = BTreeMap::new();
-    for members in by_house.values() {
+    let mut houses = Vec::new();
+    for (house, members) in &by_house {
+        if judge_empty
+            && members.iter().all(|r| {
+                in_window(profiles.of(&NodeRef::Person(r.person.clone())), &empty)
+                    .next()
+                    .is_none()
+            })
+        {
+            houses.push(Finding::new(
+                "vacant",
+                NodeRef::House((*house).clone()),
+                &empty,
+                1.0,
+                Vec::new(),
+                format!(
+                    "none of its {} registered occupants seen for {} days",
+                    members.len(),
+                    p.vacant.window_days
+                ),
+            ));
+        }
         let observed = |r: &&Resident| r.age(today).is_none_or(|a| a >= p.households.min_age);
         let adults: Vec<&Resident> = members.iter().copied().filter(observed).collect();
         let judged: Vec<&Resident> = if adults.is_empty() {
@@ -292,7 +545,7 @@ fn absences(
             }
         }
     }
-    out.into_values().collect()
+    out.into_values().chain(houses).collect()
 }
 
 #[cfg(test)]
@@ -319,6 +572,8 @@ mod tests {
             community: Some(CommunityId::new(community).unwrap()),
             kind: EventKind::FaceCapture,
             direction: dir,
+            unit_door: false,
+            vehicle_kind: None,
         }
     }
 
@@ -440,6 +695,7 @@ mod tests {
             house: model::HouseId::new(house).unwrap(),
             community: CommunityId::new("C1").unwrap(),
             birth_date: NaiveDate::from_ymd_opt(born, 1, 1),
+            categories: Vec::new(),
         }
     }
 
@@ -486,5 +742,115 @@ mod tests {
         assert_eq!(of("moved_out"), ["C1"]);
         // windows reaching before the data are not judged
         assert!(absences(&profiles, &residents, to, end_of(10), clock(), &p).is_empty());
+    }
+
+    fn door(day: u32, hh: u32, mm: u32, community: &str, n: u32) -> Seen {
+        let mut s = at(day, hh, mm, community, Some(Direction::In));
+        s.device = model::DeviceId::new(&format!("U{community}-{n}")).unwrap();
+        s.event = EventId::new(&format!("u-{day}-{hh}-{mm}-{n}")).unwrap();
+        s.unit_door = true;
+        s
+    }
+
+    #[test]
+    fn theft_casing_at_and_around_its_thresholds() {
+        let p = Params::default().theft_casing;
+        let w = Window::last_days(end_of(2), 2, clock());
+        let me = person("P1");
+        let none = BTreeSet::new();
+        let four: Vec<Seen> = (0..4).map(|k| door(2, 13, k * 15, "C1", k)).collect();
+        let f = theft_casing(&me, &four, &none, &[], &w, &p).unwrap();
+        assert!(!f.alert);
+        assert!(theft_casing(&me, &four[..3], &none, &[], &w, &p).is_none());
+        // the same door four times is one door
+        let same: Vec<Seen> = (0..4).map(|k| door(2, 13, k * 15, "C1", 0)).collect();
+        assert!(theft_casing(&me, &same, &none, &[], &w, &p).is_none());
+        // where one lives, doors do not count
+        let home: BTreeSet<CommunityId> = [CommunityId::new("C1").unwrap()].into();
+        assert!(theft_casing(&me, &four, &home, &[], &w, &p).is_none());
+        // four doors over more than 24 h do not make it
+        let spread: Vec<Seen> = (0..4)
+            .map(|k| door(1 + (k / 2), if k % 2 == 0 { 1 } else { 23 }, 0, "C1", k))
+            .collect();
+        assert!(theft_casing(&me, &spread, &none, &[], &w, &p).is_none());
+        // three communities within 24 h, by a key theft record: an alert
+        let comms = vec![
+            at(2, 9, 0, "C1", None),
+            at(2, 12, 0, "C2", None),
+            at(2, 15, 0, "C3", None),
+        ];
+        let f = theft_casing(&me, &comms, &none, &["key_theft_record".into()], &w, &p).unwrap();
+        assert!(f.alert);
+    }
+
+    #[test]
+    fn unregistered_resident_needs_days_and_nights_where_not_registered() {
+        let p = Params::default().unregistered_resident;
+        let w = Window::last_days(end_of(30), p.window_days, clock());
+        let me = NodeRef::Stranger(model::ArchiveId::new("s-9").unwrap());
+        let none = BTreeSet::new();
+        // 10 days, 5 of them with a night sighting
+        let mut seen: Vec<Seen> = (1..=10).map(|d| at(d, 8, 0, "C1", None)).collect();
+        seen.extend((1..=5).map(|d| at(d, 22, 30, "C1", None)));
+        seen.sort_by_key(|s| s.time);
+        assert!(unregistered_resident(&me, &seen, &none, &w, &p).is_some());
+        let four_nights: Vec<Seen> = seen
+            .iter()
+            .filter(|s| s.time != at(5, 22, 30, "C1", None).time)
+            .cloned()
+            .collect();
+        assert!(unregistered_resident(&me, &four_nights, &none, &w, &p).is_none());
+        // registered there: not an unregistered resident
+        let home: BTreeSet<CommunityId> = [CommunityId::new("C1").unwrap()].into();
+        assert!(unregistered_resident(&me, &seen, &home, &w, &p).is_none());
+        // out at 23:00 and back at 01:00 is one day, not two
+        let mut split: Vec<Seen> = Vec::new();
+        for d in 1..=5 {
+            split.push(at(d, 23, 0, "C1", None));
+            split.push(at(d + 1, 1, 0, "C1", None));
+        }
+        assert!(unregistered_resident(&me, &split, &none, &w, &p).is_none());
+    }
+
+    #[test]
+    fn elderly_unseen_counts_day_time_silence() {
+        let p = Params::default().elderly_unseen;
+        let w = Window::last_days(end_of(3), p.window_days, clock());
+        let me = PersonId::new("E1").unwrap();
+        let t = |d: u32, h: u32| at(d, h, 0, "C1", None).time;
+        // a normal evening to morning: 18:30 → 07:00 has 5.5 h of day time
+        let normal = vec![t(2, 7), t(2, 12), t(2, 18), t(3, 7), t(3, 12), t(3, 18)];
+        assert!(elderly_unseen(&me, &[], &normal, &w, &p).is_none());
+        // silent from 08:00 to the next day's 14:00: an alert
+        let silent = vec![t(2, 7), t(2, 8), t(3, 14), t(3, 18)];
+        let f = elderly_unseen(&me, &[], &silent, &w, &p).unwrap();
+        assert!(f.alert && f.score >= 12.0);
+        // 08:00 → 20:00 is exactly 12 h of day time
+        let twelve = vec![t(3, 8), t(3, 20), t(3, 21)];
+        assert!(elderly_unseen(&me, &[], &twelve, &w, &p).is_some());
+        let eleven = vec![t(3, 8), t(3, 19), t(3, 21)];
+        assert!(elderly_unseen(&me, &[], &eleven, &w, &p).is_none());
+    }
+
+    #[test]
+    fn a_house_is_vacant_when_no_registered_occupant_is_seen() {
+        let p = Params::default();
+        let mut profiles = Profiles::default();
+        profiles
+            .by_subject
+            .insert(person("B1"), vec![at(20, 10, 0, "C1", None)]);
+        let residents = vec![
+            resident("A1", "H1", 1980),
+            resident("A2", "H1", 2020),
+            resident("B1", "H2", 1980),
+            resident("B2", "H2", 1980),
+        ];
+        let found = absences(&profiles, &residents, end_of(31), end_of(0), clock(), &p);
+        let vacant: Vec<&str> = found
+            .iter()
+            .filter(|f| f.model == "vacant")
+            .map(|f| f.entity.key())
+            .collect();
+        assert_eq!(vacant, ["H1"]);
     }
 }

@@ -20,6 +20,10 @@ pub struct Seen {
     pub community: Option<CommunityId>,
     pub kind: EventKind,
     pub direction: Option<model::Direction>,
+    /// At a unit door.
+    pub unit_door: bool,
+    /// A vehicle pass's vehicle kind as the gate read it.
+    pub vehicle_kind: Option<model::VehicleKind>,
 }
 
 /// A window `[from, to)` and the clock that names its days and nights.
@@ -40,6 +44,13 @@ impl Window {
         }
     }
 
+    /// The data (starting at `data_from`) covers the window: they start on
+    /// the same local day or the window later. Absence models judge only
+    /// covered windows.
+    pub fn covered_by(&self, data_from: Timestamp) -> bool {
+        self.clock.local_date(self.from) >= self.clock.local_date(data_from)
+    }
+
     pub fn contains(&self, t: Timestamp) -> bool {
         t >= self.from && t < self.to
     }
@@ -57,6 +68,10 @@ impl Window {
 #[derive(Debug, Default)]
 pub struct Profiles {
     pub by_subject: BTreeMap<NodeRef, Vec<Seen>>,
+    /// Activity inside houses (door sensors and other in-house devices).
+    pub house_activity: BTreeMap<model::HouseId, Vec<Timestamp>>,
+    /// The categories of the persons seen.
+    pub categories: HashMap<PersonId, Vec<String>>,
     /// Sightings read (device timeline entries).
     pub read: u64,
 }
@@ -64,33 +79,61 @@ pub struct Profiles {
 impl Profiles {
     /// Reads the devices' timelines over `[from, to)`.
     pub fn scan(store: &RocksStore, from: Timestamp, to: Timestamp) -> graph::Result<Self> {
-        let mut devices: Vec<(DeviceId, CommunityId)> = Vec::new();
+        let mut devices: Vec<model::Device> = Vec::new();
         store.for_each_base(BaseKind::Device, |r| {
             if let BaseRecord::Device(d) = r {
-                devices.push((d.id, d.community));
+                devices.push(d);
             }
             Ok(())
         })?;
         let mut out = Self::default();
-        for (d, c) in devices {
+        for d in devices {
             let page = graph::timeline::timeline(
                 store,
-                &NodeRef::Device(d.clone()),
+                &NodeRef::Device(d.id.clone()),
                 from,
                 to,
                 usize::MAX / 2,
                 false,
             )?;
+            if let Some(h) = &d.house {
+                out.house_activity
+                    .entry(h.clone())
+                    .or_default()
+                    .extend(page.items.iter().map(|s| s.time));
+            }
+            // the vehicle kind a gate read is on the event itself
+            let mut kinds: HashMap<EventId, model::VehicleKind> = HashMap::new();
+            if d.kind == model::DeviceKind::VehicleGate {
+                let ids: Vec<&str> = page
+                    .items
+                    .iter()
+                    .filter(|s| s.kind == EventKind::VehiclePass)
+                    .map(|s| s.event.as_str())
+                    .collect();
+                for ev in store.events(&ids)?.into_iter().flatten() {
+                    if let model::EventBody::VehiclePass {
+                        vehicle_kind: Some(k),
+                        ..
+                    } = ev.body
+                    {
+                        kinds.insert(ev.id, k);
+                    }
+                }
+            }
+            let unit_door = d.kind == model::DeviceKind::UnitDoor;
             for s in page.items {
                 out.read += 1;
                 for subject in s.subjects {
                     out.by_subject.entry(subject).or_default().push(Seen {
                         time: s.time,
                         event: s.event.clone(),
-                        device: d.clone(),
-                        community: Some(c.clone()),
+                        device: d.id.clone(),
+                        community: Some(d.community.clone()),
                         kind: s.kind,
                         direction: s.direction,
+                        unit_door,
+                        vehicle_kind: kinds.get(&s.event).copied(),
                     });
                 }
             }
@@ -99,6 +142,27 @@ impl Profiles {
             v.sort_by(|a, b| a.time.cmp(&b.time).then(a.event.cmp(&b.event)));
             v.dedup_by(|a, b| a.event == b.event);
         }
+        for v in out.house_activity.values_mut() {
+            v.sort();
+        }
+        let persons: Vec<&str> = out
+            .by_subject
+            .keys()
+            .filter_map(|n| match n {
+                NodeRef::Person(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        let recs = store.bases(BaseKind::Person, &persons)?;
+        let mut categories = HashMap::new();
+        for r in recs.into_iter().flatten() {
+            if let BaseRecord::Person(p) = r
+                && !p.categories.is_empty()
+            {
+                categories.insert(p.id, p.categories);
+            }
+        }
+        out.categories = categories;
         Ok(out)
     }
 
@@ -114,6 +178,7 @@ pub struct Resident {
     pub house: model::HouseId,
     pub community: CommunityId,
     pub birth_date: Option<NaiveDate>,
+    pub categories: Vec<String>,
 }
 
 impl Resident {
@@ -146,6 +211,7 @@ pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Residen
                 house: r.house,
                 community: c.clone(),
                 birth_date: None,
+                categories: Vec::new(),
             });
         }
         Ok(())
@@ -154,15 +220,11 @@ pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Residen
     out.dedup();
     let ids: Vec<&str> = out.iter().map(|r| r.person.as_str()).collect();
     let persons = store.bases(BaseKind::Person, &ids)?;
-    let births: Vec<Option<NaiveDate>> = persons
-        .into_iter()
-        .map(|p| match p {
-            Some(BaseRecord::Person(p)) => p.birth_date,
-            _ => None,
-        })
-        .collect();
-    for (r, b) in out.iter_mut().zip(births) {
-        r.birth_date = b;
+    for (r, p) in out.iter_mut().zip(persons) {
+        if let Some(BaseRecord::Person(p)) = p {
+            r.birth_date = p.birth_date;
+            r.categories = p.categories;
+        }
     }
     Ok(out)
 }

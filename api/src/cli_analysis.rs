@@ -82,6 +82,7 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
             t.retired += ap.retired;
         }
     }
+    let raised = raise_alerts(&store, &pass, &models)?;
     let Some(last) = pass.runs.last() else {
         say!("the store holds no sightings: nothing to analyse");
         return Ok(ExitCode::SUCCESS);
@@ -121,7 +122,67 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
             ap.retired
         );
     }
+    say!("alerts raised: {raised}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises an alert for every alerting finding of the pass — once per
+/// situation (model, entity, the first evidence event or the window's start).
+fn raise_alerts(store: &RocksStore, pass: &analysis::Pass, models: &[&str]) -> Result<usize> {
+    let mut new = Vec::new();
+    for run in &pass.runs {
+        for f in run
+            .findings
+            .iter()
+            .filter(|f| f.alert && models.contains(&f.model))
+        {
+            let situation = f
+                .evidence
+                .first()
+                .cloned()
+                .unwrap_or_else(|| f.from.0.to_string());
+            let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
+            if let Some(ev) = f
+                .evidence
+                .last()
+                .map(|e| store.event(e))
+                .transpose()?
+                .flatten()
+            {
+                time = ev.time;
+                device = Some(ev.device.as_str().to_owned());
+                if let Some(model::BaseRecord::Device(d)) =
+                    store.base(model::BaseKind::Device, ev.device.as_str())?
+                {
+                    if let Some(model::BaseRecord::Community(c)) =
+                        store.base(model::BaseKind::Community, d.community.as_str())?
+                    {
+                        region = Some(c.region.as_str().to_owned());
+                    }
+                    community = Some(d.community.as_str().to_owned());
+                }
+            }
+            new.push(crate::server::alerts::NewAlert {
+                dedup: format!("{}/{}/{situation}", f.model, f.entity),
+                kind: f.model.to_owned(),
+                subject: Some(f.entity.to_string()),
+                community,
+                region,
+                device,
+                time,
+                title: format!("{}: {} — {}", f.model, f.entity, f.detail),
+                score: Some(f.score as f32),
+                evidence: f.evidence.clone(),
+                watch_list: None,
+            });
+        }
+    }
+    let now = model::Timestamp(chrono::Utc::now().timestamp_millis());
+    let (writes, raised) = crate::server::alerts::raise_writes(store, new, now)?;
+    if !writes.is_empty() {
+        store.app_write(&writes)?;
+    }
+    Ok(raised.len())
 }
 
 /// The active tags of every model, by the ids `truth.json` uses. A stranger

@@ -51,6 +51,23 @@ fn model_prefix(model: &str) -> Vec<u8> {
     [TAG, model.as_bytes(), b"/"].concat()
 }
 
+/// An entity's tags, one per model that ever tagged it.
+pub fn tags_of(store: &RocksStore, entity: &str) -> graph::Result<Vec<Tag>> {
+    let mut out = Vec::new();
+    for m in analysis::MODELS {
+        let k = key(m, entity);
+        if let Some(v) = store.app_get(&k)? {
+            out.push(
+                serde_json::from_slice(&v).map_err(|e| graph::Error::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    why: e.to_string(),
+                })?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// What applying a run did, per model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {

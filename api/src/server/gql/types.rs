@@ -393,6 +393,29 @@ pub struct Trajectory {
     pub geojson: Json<serde_json::Value>,
 }
 
+/// An analysis model's tag on the subject.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct TagOut {
+    pub model: String,
+    /// False once the model no longer finds it (kept with its history).
+    pub active: bool,
+    /// The window the latest finding looked at.
+    pub from: String,
+    pub to: String,
+    pub score: f64,
+    pub detail: String,
+    /// Event ids that made it true.
+    pub evidence: Vec<String>,
+    /// When it was tagged and retired (`until` empty while active).
+    pub history: Vec<TagEpisode>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct TagEpisode {
+    pub since: String,
+    pub until: Option<String>,
+}
+
 /// Someone who entered a house's unit at night.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct NightEntrant {
@@ -1048,6 +1071,41 @@ impl Archive {
                 });
             }
             Ok(out)
+        })
+        .await?)
+    }
+
+    /// The analysis models' tags on the subject (retired ones too when
+    /// `includeRetired`).
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_retired: bool,
+    ) -> async_graphql::Result<Vec<TagOut>> {
+        let me = self.node.to_string();
+        Ok(blocking(ctx, move |e| {
+            let store = e.store();
+            Ok(crate::tagbook::tags_of(&store, &me)?
+                .into_iter()
+                .filter(|t| t.active || include_retired)
+                .map(|t| TagOut {
+                    model: t.model,
+                    active: t.active,
+                    from: fmt_time(&e.clock, t.from),
+                    to: fmt_time(&e.clock, t.to),
+                    score: t.score,
+                    detail: t.detail,
+                    evidence: t.evidence,
+                    history: t
+                        .history
+                        .into_iter()
+                        .map(|h| TagEpisode {
+                            since: fmt_time(&e.clock, h.since),
+                            until: h.until.map(|u| fmt_time(&e.clock, u)),
+                        })
+                        .collect(),
+                })
+                .collect())
         })
         .await?)
     }
