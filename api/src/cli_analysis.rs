@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use graph::RocksStore;
@@ -27,32 +26,8 @@ pub struct AnalyzeArgs {
     pub until: Option<String>,
 }
 
-/// Where the last analysis pass ended (the next one starts there).
-const CHECKPOINT: &[u8] = b"analysis/at";
-
-fn models(names: &[String]) -> Result<Vec<&'static str>> {
-    if names.is_empty() {
-        return Ok(analysis::MODELS.to_vec());
-    }
-    names
-        .iter()
-        .map(|n| {
-            analysis::MODELS
-                .iter()
-                .copied()
-                .find(|m| m == n)
-                .with_context(|| {
-                    format!(
-                        "unknown model {n:?} (this build runs {})",
-                        analysis::MODELS.join(", ")
-                    )
-                })
-        })
-        .collect()
-}
-
 pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
-    let models = models(&a.models)?;
+    let models = crate::analysis_job::models(&a.models).map_err(anyhow::Error::msg)?;
     let clock = config.clock()?;
     let time = |s: &Option<String>| {
         s.as_deref()
@@ -61,49 +36,22 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
     };
     let (since, until) = (time(&a.since)?, time(&a.until)?);
     let store = RocksStore::open(&config.store_config())?;
-    let since = match since {
-        Some(s) => Some(s),
-        None => store.app_get(CHECKPOINT)?.and_then(|v| {
-            v.try_into()
-                .ok()
-                .map(|b| model::Timestamp(i64::from_le_bytes(b)))
-        }),
-    };
-    let t0 = Instant::now();
-    let pass = analysis::analyze(&store, clock, &config.analysis, since, until)?;
-    let judged = t0.elapsed().as_secs_f64();
-    let mut applied: BTreeMap<String, tagbook::Applied> = BTreeMap::new();
-    for run in &pass.runs {
-        for (m, ap) in tagbook::apply(&store, &models, &run.findings, run.at)? {
-            let t = applied.entry(m).or_default();
-            t.new += ap.new;
-            t.changed += ap.changed;
-            t.unchanged += ap.unchanged;
-            t.retired += ap.retired;
-        }
-    }
-    let raised = raise_alerts(&store, &pass, &models)?;
-    let Some(last) = pass.runs.last() else {
+    let r = crate::analysis_job::run(&store, clock, &config.analysis, &models, since, until)?;
+    let Some(at) = r.at else {
         say!("the store holds no sightings: nothing to analyse");
         return Ok(ExitCode::SUCCESS);
     };
-    if a.models.is_empty() {
-        store.app_write(&[(CHECKPOINT.to_vec(), Some(last.at.0.to_le_bytes().to_vec()))])?;
-    }
-    let found: BTreeMap<&str, usize> = last.findings.iter().fold(BTreeMap::new(), |mut m, f| {
-        *m.entry(f.model).or_default() += 1;
-        m
-    });
     say!(
-        "analysis of {} day(s) up to {} ({} sightings read, {judged:.2} s: {:.0} sightings/s; peak RSS {:.0} MiB)",
-        pass.runs.len(),
-        clock.to_local(last.at).to_rfc3339(),
-        pass.read,
-        pass.read as f64 / judged.max(1e-6),
+        "analysis of {} day(s) up to {} ({} sightings read, {:.2} s: {:.0} sightings/s; peak RSS {:.0} MiB)",
+        r.days,
+        clock.to_local(at).to_rfc3339(),
+        r.read,
+        r.secs,
+        r.read as f64 / r.secs.max(1e-6),
         sysinfo::peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
     );
     say!(
-        "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8}",
+        "{:<30} {:>7} {:>6} {:>8} {:>10} {:>8}",
         "model",
         "active",
         "new",
@@ -112,77 +60,18 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
         "retired"
     );
     for m in &models {
-        let ap = applied.get(*m).cloned().unwrap_or_default();
+        let ap = r.applied.get(*m).cloned().unwrap_or_default();
         say!(
-            "{m:<24} {:>8} {:>6} {:>8} {:>10} {:>8}",
-            found.get(m).copied().unwrap_or(0),
+            "{m:<30} {:>7} {:>6} {:>8} {:>10} {:>8}",
+            r.active.get(m).copied().unwrap_or(0),
             ap.new,
             ap.changed,
             ap.unchanged,
             ap.retired
         );
     }
-    say!("alerts raised: {raised}");
+    say!("alerts raised: {}", r.raised.len());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Raises an alert for every alerting finding of the pass — once per
-/// situation (model, entity, the first evidence event or the window's start).
-fn raise_alerts(store: &RocksStore, pass: &analysis::Pass, models: &[&str]) -> Result<usize> {
-    let mut new = Vec::new();
-    for run in &pass.runs {
-        for f in run
-            .findings
-            .iter()
-            .filter(|f| f.alert && models.contains(&f.model))
-        {
-            let situation = f
-                .evidence
-                .first()
-                .cloned()
-                .unwrap_or_else(|| f.from.0.to_string());
-            let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
-            if let Some(ev) = f
-                .evidence
-                .last()
-                .map(|e| store.event(e))
-                .transpose()?
-                .flatten()
-            {
-                time = ev.time;
-                device = Some(ev.device.as_str().to_owned());
-                if let Some(model::BaseRecord::Device(d)) =
-                    store.base(model::BaseKind::Device, ev.device.as_str())?
-                {
-                    if let Some(model::BaseRecord::Community(c)) =
-                        store.base(model::BaseKind::Community, d.community.as_str())?
-                    {
-                        region = Some(c.region.as_str().to_owned());
-                    }
-                    community = Some(d.community.as_str().to_owned());
-                }
-            }
-            new.push(crate::server::alerts::NewAlert {
-                dedup: format!("{}/{}/{situation}", f.model, f.entity),
-                kind: f.model.to_owned(),
-                subject: Some(f.entity.to_string()),
-                community,
-                region,
-                device,
-                time,
-                title: format!("{}: {} — {}", f.model, f.entity, f.detail),
-                score: Some(f.score as f32),
-                evidence: f.evidence.clone(),
-                watch_list: None,
-            });
-        }
-    }
-    let now = model::Timestamp(chrono::Utc::now().timestamp_millis());
-    let (writes, raised) = crate::server::alerts::raise_writes(store, new, now)?;
-    if !writes.is_empty() {
-        store.app_write(&writes)?;
-    }
-    Ok(raised.len())
 }
 
 /// The active tags of every model, by the ids `truth.json` uses. A stranger

@@ -56,6 +56,9 @@ pub struct ServerSection {
     /// Most nested selection depth and complexity of one GraphQL query.
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Run the analysis job every this many minutes (0: never; the API's
+    /// `runAnalysis` starts it on demand).
+    pub analysis_every_mins: u64,
 }
 
 impl Default for ServerSection {
@@ -69,6 +72,7 @@ impl Default for ServerSection {
             playground: true,
             max_depth: 16,
             max_complexity: 20_000,
+            analysis_every_mins: 60,
         }
     }
 }

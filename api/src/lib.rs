@@ -4,6 +4,7 @@
 //! configuration.
 
 pub mod adapters;
+pub mod analysis_job;
 mod bench;
 mod bench_search;
 pub mod cli;

@@ -568,18 +568,22 @@ impl TextIndex {
         }
         fc.add_facet(region_root.clone());
         let searcher = self.reader.searcher();
+        // equal scores are ordered by key, so pages are stable whatever the
+        // segment layout: the hits up to the page's end and up to `TIES`
+        // more are read and sorted
+        const TIES: usize = 256;
+        let end = q.offset + q.limit.max(1);
         let (top, total, counts) = searcher.search(
             &query,
-            &(
-                TopDocs::with_limit(q.limit.max(1))
-                    .and_offset(q.offset)
-                    .order_by_score(),
-                Count,
-                fc,
-            ),
+            &(TopDocs::with_limit(end + TIES).order_by_score(), Count, fc),
         )?;
+        let cut = top.get(end - 1).map(|(s, _)| *s);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
+            // beyond the page, only hits tied with its last score matter
+            if hits.len() >= end && Some(score) != cut {
+                break;
+            }
             let doc: TantivyDocument = searcher.doc(addr)?;
             if let Some(key) = doc.get_first(f.key).and_then(|v| v.as_str()) {
                 hits.push(TextHit {
@@ -588,6 +592,12 @@ impl TextIndex {
                 });
             }
         }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+        let hits: Vec<TextHit> = hits
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit.max(1))
+            .collect();
         let leaf = |root: &str| -> Vec<(String, u64)> {
             let mut v: Vec<(String, u64)> = counts
                 .get(root)

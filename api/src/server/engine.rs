@@ -72,6 +72,7 @@ pub struct Engine {
     store: RwLock<RocksStore>,
     pub projector: Projector,
     project_lock: Mutex<()>,
+    analysis_lock: Mutex<()>,
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     pub alerts_tx: broadcast::Sender<Alert>,
@@ -100,6 +101,7 @@ impl Engine {
             store: RwLock::new(store),
             projector,
             project_lock: Mutex::new(()),
+            analysis_lock: Mutex::new(()),
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             alerts_tx: tx,
@@ -238,6 +240,31 @@ impl Engine {
             .projection(&store)
             .map_err(|e| graph::Error::Storage(format!("{e:#}")))?;
         p.merge(a, into)
+    }
+
+    /// Runs the analysis job (one at a time): tags kept, alerts raised and
+    /// streamed to subscribers.
+    pub fn run_analysis(
+        &self,
+        models: &[&'static str],
+    ) -> graph::Result<crate::analysis_job::Report> {
+        let _g = lock(&self.analysis_lock);
+        let store = self.store();
+        let r = crate::analysis_job::run(
+            &store,
+            self.clock,
+            &self.config.analysis,
+            models,
+            None,
+            None,
+        )?;
+        self.metrics
+            .alerts_raised
+            .fetch_add(r.raised.len() as u64, Ordering::Relaxed);
+        for a in &r.raised {
+            let _ = self.alerts_tx.send(a.clone());
+        }
+        Ok(r)
     }
 
     /// How far projection is behind the store (base records, events).

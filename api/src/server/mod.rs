@@ -43,6 +43,29 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
+        let every = engine.config.server.analysis_every_mins;
+        if every > 0 {
+            let e = Arc::clone(&engine);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(every * 60));
+                loop {
+                    tick.tick().await;
+                    let e = Arc::clone(&e);
+                    let done =
+                        tokio::task::spawn_blocking(move || e.run_analysis(analysis::MODELS)).await;
+                    match done {
+                        Ok(Ok(r)) => tracing::info!(
+                            days = r.days,
+                            alerts = r.raised.len(),
+                            secs = r.secs,
+                            "analysis job"
+                        ),
+                        Ok(Err(err)) => tracing::warn!(error = %err, "analysis job failed"),
+                        Err(err) => tracing::warn!(error = %err, "analysis job panicked"),
+                    }
+                }
+            });
+        }
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );

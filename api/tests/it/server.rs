@@ -519,6 +519,34 @@ fn alerts_workflow_and_watch_lists() {
         let v = data(&schema, "{ watchLists { id } }").await;
         assert_eq!(v["watchLists"], json!([]));
     });
+    // the analysis job through the API: tags on the archives
+    rt().block_on(async {
+        let v = data(
+            &schema,
+            "mutation { runAnalysis { days sightingsRead alertsRaised models { model active new } } }",
+        )
+        .await;
+        assert!(v["runAnalysis"]["days"].as_u64().unwrap() >= 7, "{v:#}");
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/truth.json")).unwrap())
+                .unwrap();
+        let nocturnal = truth["models"]["nocturnal"][0]["id"].as_str().unwrap();
+        let v = data(
+            &schema,
+            &format!(r#"{{ person(id: "{nocturnal}") {{ tags {{ model active evidence }} }} }}"#),
+        )
+        .await;
+        let tags = v["person"]["tags"].as_array().unwrap();
+        assert!(
+            tags.iter().any(|t| t["model"] == "nocturnal" && t["active"] == true),
+            "{v:#}"
+        );
+        // again: nothing new
+        let v = data(&schema, "mutation { runAnalysis { models { new retired } } }").await;
+        for m in v["runAnalysis"]["models"].as_array().unwrap() {
+            assert_eq!((m["new"].as_u64(), m["retired"].as_u64()), (Some(0), Some(0)), "{v:#}");
+        }
+    });
     // the lists live in the store: a reopened engine has what was saved
     drop(schema);
     e.shutdown();

@@ -340,6 +340,27 @@ pub struct ImportResult {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+pub struct ModelReport {
+    pub model: String,
+    /// Findings as of the last instant judged.
+    pub active: usize,
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub retired: u64,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AnalysisReport {
+    pub days: usize,
+    pub at: Option<String>,
+    pub sightings_read: u64,
+    pub seconds: f64,
+    pub models: Vec<ModelReport>,
+    pub alerts_raised: usize,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
 pub struct MergeResult {
     pub merged: String,
     pub into: String,
@@ -1277,6 +1298,41 @@ impl Mutation {
             rejected,
             list: WatchList(list),
         })
+    }
+
+    /// Runs the analysis job now (the models given, default all) over the
+    /// days since the last job: tags kept, alerts raised.
+    async fn run_analysis(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] models: Vec<String>,
+    ) -> async_graphql::Result<AnalysisReport> {
+        let models = crate::analysis_job::models(&models).map_err(ApiError::BadInput)?;
+        Ok(blocking(ctx, move |e| {
+            let r = e.run_analysis(&models)?;
+            Ok(AnalysisReport {
+                days: r.days,
+                at: r.at.map(|t| fmt_time(&e.clock, t)),
+                sightings_read: r.read,
+                seconds: r.secs,
+                models: models
+                    .iter()
+                    .map(|m| {
+                        let ap = r.applied.get(*m).cloned().unwrap_or_default();
+                        ModelReport {
+                            model: (*m).to_owned(),
+                            active: r.active.get(m).copied().unwrap_or(0),
+                            new: ap.new,
+                            changed: ap.changed,
+                            unchanged: ap.unchanged,
+                            retired: ap.retired,
+                        }
+                    })
+                    .collect(),
+                alerts_raised: r.raised.len(),
+            })
+        })
+        .await?)
     }
 
     /// Merges a stranger archive into a registered person (or another

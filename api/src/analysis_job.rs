@@ -1,0 +1,164 @@
+//! One analysis job: run the models over the days since the last job (as a
+//! daily job would have), keep their findings as tags, raise the alerts of
+//! alerting findings once, and move the job's checkpoint. Used by
+//! `anju analyze`, by the schedule inside `anju serve` and by the API.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use graph::RocksStore;
+use model::{Clock, Timestamp};
+
+use crate::server::alerts::{self, Alert, NewAlert};
+use crate::tagbook;
+
+/// Where the last full job ended (the next one starts there).
+const CHECKPOINT: &[u8] = b"analysis/at";
+
+/// What a job did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Day ends judged.
+    pub days: usize,
+    /// The last instant judged.
+    pub at: Option<Timestamp>,
+    pub read: u64,
+    pub secs: f64,
+    /// Per model: tags new, changed, unchanged, retired over the job.
+    pub applied: BTreeMap<String, tagbook::Applied>,
+    /// Per model: findings at the last instant judged.
+    pub active: BTreeMap<&'static str, usize>,
+    pub raised: Vec<Alert>,
+}
+
+/// The models by name (all when `names` is empty).
+pub fn models(names: &[String]) -> Result<Vec<&'static str>, String> {
+    if names.is_empty() {
+        return Ok(analysis::MODELS.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            analysis::MODELS
+                .iter()
+                .copied()
+                .find(|m| m == n)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown model {n:?} (this build runs {})",
+                        analysis::MODELS.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Runs `models` from `since` (default: the last full job's end, else the
+/// start of the data) to `until` (default: the end of the data). Only a job
+/// of all models moves the checkpoint.
+pub fn run(
+    store: &RocksStore,
+    clock: Clock,
+    params: &analysis::Params,
+    models: &[&'static str],
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> graph::Result<Report> {
+    let since = match since {
+        Some(s) => Some(s),
+        None => store
+            .app_get(CHECKPOINT)?
+            .and_then(|v| v.try_into().ok().map(|b| Timestamp(i64::from_le_bytes(b)))),
+    };
+    let t0 = Instant::now();
+    let pass = analysis::analyze(store, clock, params, since, until)?;
+    let mut report = Report {
+        days: pass.runs.len(),
+        read: pass.read,
+        ..Report::default()
+    };
+    for run in &pass.runs {
+        for (m, ap) in tagbook::apply(store, models, &run.findings, run.at)? {
+            let t = report.applied.entry(m).or_default();
+            t.new += ap.new;
+            t.changed += ap.changed;
+            t.unchanged += ap.unchanged;
+            t.retired += ap.retired;
+        }
+    }
+    report.raised = raise_alerts(store, &pass, models)?;
+    if let Some(last) = pass.runs.last() {
+        report.at = Some(last.at);
+        for f in &last.findings {
+            *report.active.entry(f.model).or_default() += 1;
+        }
+        if models.len() == analysis::MODELS.len() {
+            store.app_write(&[(CHECKPOINT.to_vec(), Some(last.at.0.to_le_bytes().to_vec()))])?;
+        }
+    }
+    report.secs = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Raises an alert for every alerting finding of the pass — once per
+/// situation (model, entity, the first evidence event or the window's start).
+fn raise_alerts(
+    store: &RocksStore,
+    pass: &analysis::Pass,
+    models: &[&str],
+) -> graph::Result<Vec<Alert>> {
+    let mut new = Vec::new();
+    for run in &pass.runs {
+        for f in run
+            .findings
+            .iter()
+            .filter(|f| f.alert && models.contains(&f.model))
+        {
+            let situation = f
+                .evidence
+                .first()
+                .cloned()
+                .unwrap_or_else(|| f.from.0.to_string());
+            let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
+            if let Some(ev) = f
+                .evidence
+                .last()
+                .map(|e| store.event(e))
+                .transpose()?
+                .flatten()
+            {
+                time = ev.time;
+                device = Some(ev.device.as_str().to_owned());
+                if let Some(model::BaseRecord::Device(d)) =
+                    store.base(model::BaseKind::Device, ev.device.as_str())?
+                {
+                    if let Some(model::BaseRecord::Community(c)) =
+                        store.base(model::BaseKind::Community, d.community.as_str())?
+                    {
+                        region = Some(c.region.as_str().to_owned());
+                    }
+                    community = Some(d.community.as_str().to_owned());
+                }
+            }
+            new.push(NewAlert {
+                dedup: format!("{}/{}/{situation}", f.model, f.entity),
+                kind: f.model.to_owned(),
+                subject: Some(f.entity.to_string()),
+                community,
+                region,
+                device,
+                time,
+                title: format!("{}: {} — {}", f.model, f.entity, f.detail),
+                score: Some(f.score as f32),
+                evidence: f.evidence.clone(),
+                watch_list: None,
+            });
+        }
+    }
+    let now = Timestamp(chrono::Utc::now().timestamp_millis());
+    let (writes, raised) = alerts::raise_writes(store, new, now)?;
+    if !writes.is_empty() {
+        store.app_write(&writes)?;
+    }
+    Ok(raised)
+}
