@@ -117,14 +117,28 @@ pub fn produced(
         names.insert(entity.to_owned(), n.clone());
         Ok(n)
     };
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // real-time rules judge as data arrives: their alerts are what they produced
+    let mut alerted = Vec::new();
+    crate::server::alerts::scan(store, None, |a| {
+        if let Some(s) = a.subject.clone() {
+            alerted.push((a.kind.clone(), s));
+        }
+        true
+    })?;
+    for (kind, subject) in alerted {
+        if REALTIME_MODELS.contains(&kind.as_str()) {
+            let id = name(&subject)?;
+            out.entry(kind).or_default().insert(id);
+        }
+    }
     for m in analysis::MODELS {
         let mut ids = BTreeSet::new();
         // every entity tagged at some point of the data (active or retired)
         for t in tagbook::tags(store, m, false)? {
             ids.insert(name(&t.entity)?);
         }
-        out.insert((*m).to_owned(), ids);
+        out.entry((*m).to_owned()).or_default().extend(ids);
     }
     Ok(out)
 }
@@ -150,6 +164,9 @@ fn read_faces_truth(path: &Path) -> Result<BTreeMap<(String, u8), String>> {
     Ok(out)
 }
 
+/// Models judged by the real-time rules (their alerts are their findings).
+const REALTIME_MODELS: [&str; 1] = ["ebike_card_mismatch"];
+
 pub fn evaluate(config: &Config, truth: &Path) -> Result<ExitCode> {
     let truth_path = truth;
     let text =
@@ -172,9 +189,9 @@ pub fn evaluate(config: &Config, truth: &Path) -> Result<ExitCode> {
     let produced = produced(&store, faces.as_ref())?;
     // only the models this build runs are judged
     let mut truth = truth;
-    truth
-        .models
-        .retain(|m, _| analysis::MODELS.contains(&m.as_str()));
+    truth.models.retain(|m, _| {
+        analysis::MODELS.contains(&m.as_str()) || REALTIME_MODELS.contains(&m.as_str())
+    });
     let scores = analysis::evaluate(&truth, &produced);
     say!(
         "{:<24} {:>8} {:>8} {:>10} {:>8}  misses / false alarms",

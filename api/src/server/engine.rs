@@ -79,6 +79,8 @@ pub struct Engine {
     watch: RwLock<Vec<WatchList>>,
     census: RwLock<BTreeMap<CommunityId, CommunityCensus>>,
     devices: RwLock<HashMap<DeviceId, Option<(CommunityId, String)>>>,
+    /// E-bike tags → (plate, owner), for the anti-theft rule.
+    ebikes: RwLock<HashMap<String, (model::Plate, Option<model::PersonId>)>>,
     day_counts: Mutex<HashMap<(DeviceId, NaiveDate), [u64; 8]>>,
     pub viid_devices: Mutex<HashMap<String, Timestamp>>,
     pub metrics: Metrics,
@@ -108,6 +110,7 @@ impl Engine {
             watch: RwLock::new(Vec::new()),
             census: RwLock::new(BTreeMap::new()),
             devices: RwLock::new(HashMap::new()),
+            ebikes: RwLock::new(HashMap::new()),
             day_counts: Mutex::new(HashMap::new()),
             viid_devices: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
@@ -118,8 +121,9 @@ impl Engine {
             let store = engine.store();
             *engine.watch.write().unwrap_or_else(|p| p.into_inner()) = alerts::watch_lists(&store)?;
         }
-        engine.settle()?;
+        // the census (and the e-bike tags the rules read) before the rules run
         engine.refresh_census()?;
+        engine.settle()?;
         let e = Arc::clone(&engine);
         std::thread::Builder::new()
             .name("anju-projector".into())
@@ -381,14 +385,19 @@ impl Engine {
                 }
             }
         }
+        let mut ebikes = HashMap::new();
         store.for_each_base(BaseKind::Vehicle, |r| {
-            if let BaseRecord::Vehicle(v) = r
-                && let Some(c) = v.community.as_ref().and_then(|c| out.get_mut(c))
-            {
-                c.vehicles += 1;
+            if let BaseRecord::Vehicle(v) = r {
+                if let Some(tag) = &v.rfid {
+                    ebikes.insert(tag.as_str().to_owned(), (v.plate.clone(), v.owner.clone()));
+                }
+                if let Some(c) = v.community.as_ref().and_then(|c| out.get_mut(c)) {
+                    c.vehicles += 1;
+                }
             }
             Ok(())
         })?;
+        *self.ebikes.write().unwrap_or_else(|p| p.into_inner()) = ebikes;
         store.for_each_base(BaseKind::Device, |r| {
             if let BaseRecord::Device(d) = r
                 && let Some(c) = out.get_mut(&d.community)
@@ -565,6 +574,42 @@ impl Engine {
             );
             a.subject = Some(NodeRef::Device(ev.device.clone()).to_string());
             out.push(a);
+        }
+        // e-bike anti-theft: a tag read with a card that is not its owner's
+        if let EventBody::Rfid {
+            tag,
+            card_no: Some(card),
+            ..
+        } = &ev.body
+        {
+            let bike = self
+                .ebikes
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(tag.as_str())
+                .cloned();
+            if let Some((plate, Some(owner))) = bike
+                && let Some(BaseRecord::Card(c)) = store.base(BaseKind::Card, card.as_str())?
+                && c.person != owner
+            {
+                let mut a = base(
+                    format!(
+                        "ebike_card_mismatch/{}/{}",
+                        plate.as_str(),
+                        c.person.as_str()
+                    ),
+                    "ebike_card_mismatch".into(),
+                    format!(
+                        "e-bike {} (owner {}) ridden with {}'s card at device {}",
+                        plate.as_str(),
+                        owner.as_str(),
+                        c.person.as_str(),
+                        ev.device.as_str()
+                    ),
+                );
+                a.subject = Some(NodeRef::Vehicle(plate).to_string());
+                out.push(a);
+            }
         }
         if lists.is_empty() {
             return Ok(());

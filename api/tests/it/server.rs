@@ -425,6 +425,33 @@ fn alerts_workflow_and_watch_lists() {
     let e = engine(dir.path());
     let schema = gql::schema(Arc::clone(&e));
     rt().block_on(async {
+        // e-bike anti-theft: the planted bike ridden with another's card, and
+        // nothing else
+        let truth: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("data/truth.json")).unwrap(),
+        )
+        .unwrap();
+        let planted: Vec<String> = truth["models"]["ebike_card_mismatch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("vehicle:{}", p["id"].as_str().unwrap()))
+            .collect();
+        let v = data(
+            &schema,
+            r#"{ alerts(kinds: ["ebike_card_mismatch"], first: 50) { edges { node { subject title } } } }"#,
+        )
+        .await;
+        let mut got: Vec<String> = v["alerts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["subject"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        got.dedup();
+        assert_eq!(got, planted, "{v:#}");
+
         // the fixtures' device alarms were raised when the engine opened
         let v = data(
             &schema,
