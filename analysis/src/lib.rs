@@ -38,7 +38,9 @@ pub const MODELS: &[&str] = &[
     "theft_casing",
     "unregistered_resident",
     "elderly_unseen",
+    "not_home_overnight",
     "vehicle_nocturnal",
+    "vehicle_not_home_overnight",
     "vehicle_frequent_night_return",
     "zombie_vehicle",
     "vehicle_muck",
@@ -144,12 +146,21 @@ pub fn analyze(
     let window = i64::from(params.longest_window_days()) * 86_400_000;
     let from = Timestamp(ats[0].0 - window);
     let profiles = profile::Profiles::scan(store, from, until)?;
+    let vehicle_homes = profile::vehicle_homes(store)?;
     let mut runs = Vec::with_capacity(ats.len());
     for at in ats {
         let residents = profile::residents(store, at)?;
         runs.push(Run {
             at,
-            findings: persons::run(&profiles, &residents, at, first, clock, params),
+            findings: persons::run(
+                &profiles,
+                &residents,
+                &vehicle_homes,
+                at,
+                first,
+                clock,
+                params,
+            ),
         });
     }
     Ok(Pass {

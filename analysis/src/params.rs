@@ -23,6 +23,32 @@ pub struct Params {
     pub vehicle_night_return: VehicleNightReturn,
     pub zombie_vehicle: ZombieVehicle,
     pub vehicle_muck: VehicleMuck,
+    pub not_home_overnight: NotHomeOvernight,
+}
+
+/// 夜不归宿 (and `vehicle_not_home_overnight` on a vehicle's passes): a
+/// registered resident not seen in their community on `min_nights`
+/// consecutive nights (from noon to the night's end), after being there on
+/// at least `regular_nights` of the `regular_window` nights before, and last
+/// seen leaving; judged over the last `window_days` complete nights.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotHomeOvernight {
+    pub window_days: u32,
+    pub min_nights: u32,
+    pub regular_window: u32,
+    pub regular_nights: u32,
+}
+
+impl Default for NotHomeOvernight {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            min_nights: 3,
+            regular_window: 7,
+            regular_nights: 5,
+        }
+    }
 }
 
 /// Suspected vacant: no registered occupant seen for `window_days`.
@@ -171,6 +197,7 @@ impl Default for Params {
             vehicle_night_return: VehicleNightReturn::default(),
             zombie_vehicle: ZombieVehicle::default(),
             vehicle_muck: VehicleMuck::default(),
+            not_home_overnight: NotHomeOvernight::default(),
         }
     }
 }
@@ -336,6 +363,14 @@ impl Params {
         );
         positive("zombie_vehicle.min_days", self.zombie_vehicle.min_days);
         positive("vehicle_muck.window_days", self.vehicle_muck.window_days);
+        positive(
+            "not_home_overnight.min_nights",
+            self.not_home_overnight.min_nights,
+        );
+        positive(
+            "not_home_overnight.regular_window",
+            self.not_home_overnight.regular_window,
+        );
         if !(0.0..=1.0).contains(&self.nocturnal.night_share) {
             out.push("analysis.nocturnal.night_share must be between 0 and 1".into());
         }
@@ -355,6 +390,7 @@ impl Params {
             self.vehicle_night_return.window_days,
             // a zombie's last entry lies before its quiet period
             self.zombie_vehicle.min_days * 2,
+            self.not_home_overnight.window_days + self.not_home_overnight.regular_window + 1,
         ]
         .into_iter()
         .max()

@@ -340,12 +340,110 @@ pub fn elderly_unseen(
     )
 }
 
+/// 夜不归宿: see [`params::NotHomeOvernight`]; the subject must have been
+/// last seen leaving before the absent nights (someone who stays in is not
+/// seen either, but is home). `model` names the person or vehicle variant.
+pub fn not_home_overnight(
+    model: &'static str,
+    subject: &NodeRef,
+    seen: &[Seen],
+    homes: &BTreeSet<CommunityId>,
+    to: model::Timestamp,
+    clock: model::Clock,
+    p: &params::NotHomeOvernight,
+) -> Option<Finding> {
+    if homes.is_empty() {
+        return None;
+    }
+    // the last complete night ends at the night window's end before `to`
+    let mut last = clock.local_date(to);
+    let night_end = |d: chrono::NaiveDate| {
+        clock
+            .from_local((d + chrono::Duration::days(1)).and_time(clock.night.end))
+            .ok()
+    };
+    while night_end(last).is_none_or(|e| e > to) {
+        last = last.pred_opt()?;
+    }
+    let n_all = p.window_days + p.regular_window;
+    let nights: Vec<chrono::NaiveDate> = (0..n_all)
+        .rev()
+        .filter_map(|k| last.checked_sub_days(chrono::Days::new(u64::from(k))))
+        .collect();
+    let present: Vec<bool> = nights
+        .iter()
+        .map(|d| {
+            let from = clock
+                .from_local(d.and_hms_opt(12, 0, 0).unwrap_or_default())
+                .ok();
+            let until = night_end(*d);
+            match (from, until) {
+                (Some(a), Some(b)) => seen.iter().any(|s| {
+                    s.time >= a
+                        && s.time < b
+                        && s.community.as_ref().is_some_and(|c| homes.contains(c))
+                }),
+                _ => true,
+            }
+        })
+        .collect();
+    // a run of absent nights inside the judged window, after regular presence
+    let first_judged = p.regular_window as usize;
+    let mut i = first_judged;
+    while i < present.len() {
+        if present[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < present.len() && !present[i] {
+            i += 1;
+        }
+        let run = (i - start) as u32;
+        let before = &present[start.saturating_sub(p.regular_window as usize)..start];
+        let regular = before.iter().filter(|x| **x).count() as u32;
+        // away, not staying in: last seen leaving before the absent nights
+        let gone_from = clock
+            .from_local(nights[start].and_hms_opt(12, 0, 0).unwrap_or_default())
+            .ok()?;
+        let left = seen
+            .iter()
+            .rfind(|s| s.time < gone_from)
+            .is_some_and(|s| s.direction == Some(Direction::Out));
+        if run >= p.min_nights && regular >= p.regular_nights && left {
+            let w = Window {
+                from: clock
+                    .from_local(nights[start].and_hms_opt(12, 0, 0).unwrap_or_default())
+                    .ok()?,
+                to: night_end(nights[i - 1])?,
+                clock,
+            };
+            let last_seen = seen.iter().rfind(|s| s.time < w.from);
+            return Some(Finding::new(
+                model,
+                subject.clone(),
+                &w,
+                f64::from(run),
+                last_seen
+                    .map(|s| vec![s.event.as_str().to_owned()])
+                    .unwrap_or_default(),
+                format!(
+                    "not home on {run} consecutive nights from {} (there on {regular} of the {} nights before)",
+                    nights[start], p.regular_window
+                ),
+            ));
+        }
+    }
+    None
+}
+
 /// Runs the sighting models over `profiles` as of `to`; the absence models
 /// (reclusive, moved out) only when the data reaches back over their whole
 /// window (`data_from`).
 pub fn run(
     profiles: &Profiles,
     residents: &[Resident],
+    vehicle_homes: &BTreeMap<model::Plate, CommunityId>,
     to: model::Timestamp,
     data_from: model::Timestamp,
     clock: model::Clock,
@@ -401,6 +499,17 @@ pub fn run(
                     &casing,
                     &p.theft_casing,
                 ));
+                if let NodeRef::Person(_) = subject {
+                    out.extend(not_home_overnight(
+                        "not_home_overnight",
+                        subject,
+                        seen,
+                        home,
+                        to,
+                        clock,
+                        &p.not_home_overnight,
+                    ));
+                }
                 if unreg.covered_by(data_from) {
                     out.extend(unregistered_resident(
                         subject,
@@ -412,6 +521,14 @@ pub fn run(
                 }
             }
             NodeRef::Vehicle(_) => {
+                // the vehicle rules read plate passes at vehicle gates; an
+                // e-bike's tag reads are the anti-theft rule's
+                let passes: Vec<Seen> = seen
+                    .iter()
+                    .filter(|s| s.kind == model::EventKind::VehiclePass)
+                    .cloned()
+                    .collect();
+                let seen = &passes;
                 out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
                 out.extend(crate::vehicles::night_return(
                     subject,
@@ -426,6 +543,20 @@ pub fn run(
                     &p.zombie_vehicle,
                 ));
                 out.extend(crate::vehicles::muck(subject, seen, &muck, &p.vehicle_muck));
+                if let NodeRef::Vehicle(plate) = subject
+                    && let Some(c) = vehicle_homes.get(plate)
+                {
+                    let home: BTreeSet<CommunityId> = [c.clone()].into();
+                    out.extend(not_home_overnight(
+                        "vehicle_not_home_overnight",
+                        subject,
+                        seen,
+                        &home,
+                        to,
+                        clock,
+                        &p.not_home_overnight,
+                    ));
+                }
             }
             _ => {}
         }
@@ -852,5 +983,67 @@ mod tests {
             .map(|f| f.entity.key())
             .collect();
         assert_eq!(vacant, ["H1"]);
+    }
+
+    #[test]
+    fn not_home_overnight_after_regular_presence_and_leaving() {
+        let p = Params::default().not_home_overnight;
+        let me = person("W1");
+        let homes: BTreeSet<CommunityId> = [CommunityId::new("C1").unwrap()].into();
+        // a worker: out at 08:00, back at 19:00, every day but `away`
+        let worker = |away: &[u32]| -> Vec<Seen> {
+            let mut v = Vec::new();
+            for d in 1..=20 {
+                if away.contains(&d) {
+                    continue;
+                }
+                v.push(at(d, 8, 0, "C1", Some(Direction::Out)));
+                if !away.contains(&(d + 1)) || d == 20 {
+                    v.push(at(d, 19, 0, "C1", Some(Direction::In)));
+                }
+            }
+            v
+        };
+        let to = end_of(21);
+        // left on the 14th's morning, away the nights of days 14–16
+        let f = not_home_overnight(
+            "not_home_overnight",
+            &me,
+            &worker(&[15, 16]),
+            &homes,
+            to,
+            clock(),
+            &p,
+        );
+        assert!(f.is_some());
+        // two nights (14 and 15) are not enough
+        assert!(
+            not_home_overnight(
+                "not_home_overnight",
+                &me,
+                &worker(&[15]),
+                &homes,
+                to,
+                clock(),
+                &p
+            )
+            .is_none()
+        );
+        // not seen for three nights, but last seen coming in: staying in
+        let mut stay = worker(&[]);
+        stay.retain(|s| {
+            !(s.time >= at(14, 0, 0, "C1", None).time && s.time < at(17, 0, 0, "C1", None).time)
+        });
+        assert!(
+            not_home_overnight("not_home_overnight", &me, &stay, &homes, to, clock(), &p).is_none()
+        );
+        // never regular: not judged
+        let rare: Vec<Seen> = worker(&[])
+            .into_iter()
+            .filter(|s| s.time < at(3, 0, 0, "C1", None).time)
+            .collect();
+        assert!(
+            not_home_overnight("not_home_overnight", &me, &rare, &homes, to, clock(), &p).is_none()
+        );
     }
 }

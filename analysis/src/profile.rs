@@ -229,6 +229,20 @@ pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Residen
     Ok(out)
 }
 
+/// Where each registered vehicle belongs.
+pub fn vehicle_homes(store: &RocksStore) -> graph::Result<BTreeMap<model::Plate, CommunityId>> {
+    let mut out = BTreeMap::new();
+    store.for_each_base(BaseKind::Vehicle, |r| {
+        if let BaseRecord::Vehicle(v) = r
+            && let Some(c) = v.community
+        {
+            out.insert(v.plate, c);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// The span of the data: the earliest and latest event time in the store
 /// (read from the devices' timelines' ends).
 pub fn data_span(store: &RocksStore) -> graph::Result<Option<(Timestamp, Timestamp)>> {

@@ -10,6 +10,10 @@
 /// captures form a stranger archive seen daily at their community.
 const RECALL_ONLY: [&str; 2] = ["zombie_vehicle", "unregistered_resident"];
 
+/// Judged by the real-time rules inside `anju serve` (the server tests hold
+/// them), not by `anju analyze`.
+const REALTIME: [&str; 1] = ["ebike_card_mismatch"];
+
 use super::{anju, ingest, ok, small_city};
 
 #[test]
@@ -30,7 +34,7 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
     let mut judged = 0;
     for line in out.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.len() < 5 || cols[1] == "not" {
+        if cols.len() < 5 || cols[1] == "not" || REALTIME.contains(&cols[0]) {
             continue;
         }
         let (planted, precision, recall): (u32, f64, f64) = (
@@ -46,7 +50,7 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
             }
         }
     }
-    assert!(judged >= 12, "{out}");
+    assert!(judged >= 14, "{out}");
     // the same data again: every tag unchanged, nothing new, nothing retired
     let again = ok(anju()
         .arg("--store")
