@@ -867,16 +867,7 @@ impl Query {
                     return false;
                 }
                 let keep = to.is_none_or(|t| a.time < t)
-                    && principal.sees_region(a.region.as_deref())
-                    && region.as_deref().is_none_or(|r| {
-                        a.region
-                            .as_deref()
-                            .is_some_and(|ar| crate::server::engine::region_within(ar, r))
-                    })
-                    && (kinds.is_empty()
-                        || kinds
-                            .iter()
-                            .any(|k| a.kind == *k || a.kind.starts_with(&format!("{k}:"))))
+                    && alert_matches(&a, &principal, region.as_deref(), &kinds)
                     && (statuses.is_empty() || statuses.contains(&a.status));
                 if keep {
                     total += 1;
@@ -939,6 +930,26 @@ type Json = async_graphql::Json<serde_json::Value>;
 
 fn feature_arg(s: &str, dim: usize) -> ApiResult<Vec<f32>> {
     feature(s, dim)
+}
+
+/// An alert the caller may see, in `region` (and below) if given, of one of
+/// `kinds` if any (`device_alarm` also matches `device_alarm:smoke`).
+fn alert_matches(
+    a: &alerts::Alert,
+    principal: &Principal,
+    region: Option<&str>,
+    kinds: &[String],
+) -> bool {
+    principal.sees_region(a.region.as_deref())
+        && region.is_none_or(|r| {
+            a.region
+                .as_deref()
+                .is_some_and(|ar| crate::server::engine::region_within(ar, r))
+        })
+        && (kinds.is_empty()
+            || kinds
+                .iter()
+                .any(|k| a.kind == *k || a.kind.starts_with(&format!("{k}:"))))
 }
 
 fn visible_list(ctx: &Context<'_>, id: &str) -> ApiResult<WatchRec> {
@@ -1473,18 +1484,9 @@ impl Subscription {
         let rx = ctx.engine().alerts_tx.subscribe();
         let principal = ctx.principal().clone();
         tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |a| {
-            let keep = a.ok().filter(|a| {
-                principal.sees_region(a.region.as_deref())
-                    && region.as_deref().is_none_or(|r| {
-                        a.region
-                            .as_deref()
-                            .is_some_and(|ar| crate::server::engine::region_within(ar, r))
-                    })
-                    && (kinds.is_empty()
-                        || kinds
-                            .iter()
-                            .any(|k| a.kind == *k || a.kind.starts_with(&format!("{k}:"))))
-            });
+            let keep = a
+                .ok()
+                .filter(|a| alert_matches(a, &principal, region.as_deref(), &kinds));
             std::future::ready(keep.map(Alert))
         })
     }
