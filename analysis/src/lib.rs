@@ -14,6 +14,7 @@
 //!
 //! Models never write: the composition root keeps the findings as tags.
 
+pub mod key;
 pub mod params;
 pub mod persons;
 pub mod profile;
@@ -44,6 +45,9 @@ pub const MODELS: &[&str] = &[
     "vehicle_frequent_night_return",
     "zombie_vehicle",
     "vehicle_muck",
+    "vehicle_high_risk_origin",
+    "key_gathering",
+    "key_mental",
 ];
 
 /// Most event ids kept as a finding's evidence (the latest).

@@ -24,6 +24,78 @@ pub struct Params {
     pub zombie_vehicle: ZombieVehicle,
     pub vehicle_muck: VehicleMuck,
     pub not_home_overnight: NotHomeOvernight,
+    pub high_risk_origin: HighRiskOrigin,
+    pub key_gathering: KeyGathering,
+    pub key_mental: KeyMental,
+}
+
+/// Vehicles whose plate starts with one of `prefixes` (the deployment's
+/// list, e.g. `["滇H"]`; empty: the model finds nothing), seen in the last
+/// `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HighRiskOrigin {
+    pub window_days: u32,
+    pub prefixes: Vec<String>,
+}
+
+impl Default for HighRiskOrigin {
+    fn default() -> Self {
+        Self {
+            window_days: 1,
+            prefixes: Vec::new(),
+        }
+    }
+}
+
+/// Drug or gambling key persons gathering: at least `min_persons` persons of
+/// one of `categories` at the same unit door within `within_hours` (an alert).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyGathering {
+    pub categories: Vec<String>,
+    pub min_persons: u32,
+    pub within_hours: u32,
+    pub window_days: u32,
+}
+
+impl Default for KeyGathering {
+    fn default() -> Self {
+        Self {
+            categories: vec!["drug".into(), "gambling".into()],
+            min_persons: 3,
+            within_hours: 2,
+            window_days: 1,
+        }
+    }
+}
+
+/// Mental-health key persons going out alone (leaving with nobody else at
+/// the same device within `alone_secs`) or seen at a device whose name has
+/// one of `sensitive_words` (schools, kindergartens) — an alert.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyMental {
+    pub category: String,
+    pub alone_secs: u32,
+    pub sensitive_words: Vec<String>,
+    pub window_days: u32,
+}
+
+impl Default for KeyMental {
+    fn default() -> Self {
+        Self {
+            category: "mental_health".into(),
+            alone_secs: 60,
+            sensitive_words: vec![
+                "学校".into(),
+                "幼儿园".into(),
+                "school".into(),
+                "kindergarten".into(),
+            ],
+            window_days: 1,
+        }
+    }
 }
 
 /// 夜不归宿 (and `vehicle_not_home_overnight` on a vehicle's passes): a
@@ -198,6 +270,9 @@ impl Default for Params {
             zombie_vehicle: ZombieVehicle::default(),
             vehicle_muck: VehicleMuck::default(),
             not_home_overnight: NotHomeOvernight::default(),
+            high_risk_origin: HighRiskOrigin::default(),
+            key_gathering: KeyGathering::default(),
+            key_mental: KeyMental::default(),
         }
     }
 }

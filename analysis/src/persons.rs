@@ -543,6 +543,12 @@ pub fn run(
                     &p.zombie_vehicle,
                 ));
                 out.extend(crate::vehicles::muck(subject, seen, &muck, &p.vehicle_muck));
+                out.extend(crate::key::high_risk_origin(
+                    subject,
+                    seen,
+                    &Window::last_days(to, p.high_risk_origin.window_days, clock),
+                    &p.high_risk_origin,
+                ));
                 if let NodeRef::Vehicle(plate) = subject
                     && let Some(c) = vehicle_homes.get(plate)
                 {
@@ -562,6 +568,16 @@ pub fn run(
         }
     }
     out.extend(absences(profiles, residents, to, data_from, clock, p));
+    out.extend(crate::key::gatherings(
+        profiles,
+        &Window::last_days(to, p.key_gathering.window_days, clock),
+        &p.key_gathering,
+    ));
+    out.extend(crate::key::mental(
+        profiles,
+        &Window::last_days(to, p.key_mental.window_days, clock),
+        &p.key_mental,
+    ));
     let elderly = Window::last_days(to, p.elderly_unseen.window_days, clock);
     let mut done = BTreeSet::new();
     for r in residents {

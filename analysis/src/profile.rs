@@ -72,6 +72,8 @@ pub struct Profiles {
     pub house_activity: BTreeMap<model::HouseId, Vec<Timestamp>>,
     /// The categories of the persons seen.
     pub categories: HashMap<PersonId, Vec<String>>,
+    /// Device names (for models that look for schools, kindergartens …).
+    pub device_names: HashMap<DeviceId, String>,
     /// Sightings read (device timeline entries).
     pub read: u64,
 }
@@ -122,6 +124,9 @@ impl Profiles {
                 }
             }
             let unit_door = d.kind == model::DeviceKind::UnitDoor;
+            if let Some(n) = &d.name {
+                out.device_names.insert(d.id.clone(), n.clone());
+            }
             for s in page.items {
                 out.read += 1;
                 for subject in s.subjects {
@@ -164,6 +169,21 @@ impl Profiles {
         }
         out.categories = categories;
         Ok(out)
+    }
+
+    /// Every subject's sightings per device, in time order: who else was at
+    /// a device around a moment.
+    pub fn by_device(&self) -> HashMap<&DeviceId, Vec<(Timestamp, &NodeRef)>> {
+        let mut out: HashMap<&DeviceId, Vec<(Timestamp, &NodeRef)>> = HashMap::new();
+        for (n, seen) in &self.by_subject {
+            for s in seen {
+                out.entry(&s.device).or_default().push((s.time, n));
+            }
+        }
+        for v in out.values_mut() {
+            v.sort();
+        }
+        out
     }
 
     pub fn of(&self, n: &NodeRef) -> &[Seen] {
