@@ -22,7 +22,20 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
     let data = small_city(dir.path(), 11, 35, "data");
     let store = dir.path().join("store");
     ok(&mut ingest(&store, &[&data]));
-    let first = ok(anju().arg("--store").arg(&store).arg("analyze"));
+    // the deployment's list of high-risk plate prefixes (configuration, as
+    // a real deployment sets it)
+    let config = dir.path().join("anju.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[analysis]\nversion = 1\nhigh_risk_origin = { prefixes = [\"滇H\"] }\n",
+    )
+    .unwrap();
+    let first = ok(anju()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .arg("analyze"));
     assert!(first.contains("analysis of 3"), "{first}");
     // elderly unseen and a key-theft-record caser raise alerts
     assert!(!first.contains("alerts raised: 0"), "{first}");
@@ -53,6 +66,8 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
     assert!(judged >= 14, "{out}");
     // the same data again: every tag unchanged, nothing new, nothing retired
     let again = ok(anju()
+        .arg("--config")
+        .arg(&config)
         .arg("--store")
         .arg(&store)
         .args(["analyze", "--since", "2026-10-01"]));
