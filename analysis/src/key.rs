@@ -142,6 +142,55 @@ pub fn mental(profiles: &Profiles, w: &Window, p: &params::KeyMental) -> Vec<Fin
     out
 }
 
+/// A petitioner who left during a sensitive period and has not come back
+/// for `away_hours` (by the end of the window).
+pub fn petitioners(profiles: &Profiles, w: &Window, p: &params::KeyPetitioner) -> Vec<Finding> {
+    let away = i64::from(p.away_hours) * 3_600_000;
+    let in_period = |t: Timestamp| {
+        let d = w.clock.local_date(t);
+        p.periods.iter().any(|x| x.from <= d && d <= x.to)
+    };
+    let mut out = Vec::new();
+    if p.periods.is_empty() {
+        return out;
+    }
+    for (n, seen) in &profiles.by_subject {
+        let NodeRef::Person(id) = n else { continue };
+        if !profiles
+            .categories
+            .get(id)
+            .is_some_and(|c| c.contains(&p.category))
+        {
+            continue;
+        }
+        let Some(last) = seen.iter().rfind(|s| s.time < w.to) else {
+            continue;
+        };
+        if last.direction == Some(Direction::Out)
+            && !last.unit_door
+            && in_period(last.time)
+            && w.to.0 - last.time.0 >= away
+            && last.time.0 + away > w.from.0
+        {
+            out.push(
+                Finding::new(
+                    "key_petitioner",
+                    n.clone(),
+                    w,
+                    ((w.to.0 - last.time.0) / 3_600_000) as f64,
+                    vec![last.event.as_str().to_owned()],
+                    format!(
+                        "left during a sensitive period, not back for {} h",
+                        (w.to.0 - last.time.0) / 3_600_000
+                    ),
+                )
+                .alerting(true),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +317,45 @@ mod tests {
         prof.device_names
             .insert(DeviceId::new("S1").unwrap(), "阳光幼儿园门口".into());
         assert_eq!(mental(&prof, &window(), &p).len(), 1);
+    }
+
+    #[test]
+    fn petitioners_leaving_in_a_sensitive_period() {
+        let mut p = Params::default().key_petitioner;
+        let mut prof = Profiles::default();
+        person(
+            &mut prof,
+            "P1",
+            &["petitioner"],
+            vec![at(8, 0, "G1", Direction::Out, false, "p")],
+        );
+        // no period configured: nothing
+        assert!(petitioners(&prof, &window(), &p).is_empty());
+        p.periods = vec![params::Period {
+            from: NaiveDate::from_ymd_opt(2026, 10, 5).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 10, 7).unwrap(),
+        }];
+        // left at 08:00, window ends at midnight: 16 h away
+        assert_eq!(petitioners(&prof, &window(), &p).len(), 1);
+        // back (last seen coming in): nothing
+        person(
+            &mut prof,
+            "P1",
+            &["petitioner"],
+            vec![
+                at(8, 0, "G1", Direction::Out, false, "p"),
+                at(15, 0, "G1", Direction::In, false, "q"),
+            ],
+        );
+        assert!(petitioners(&prof, &window(), &p).is_empty());
+        // left at 13:00: only 11 h by midnight
+        person(
+            &mut prof,
+            "P1",
+            &["petitioner"],
+            vec![at(13, 0, "G1", Direction::Out, false, "p")],
+        );
+        assert!(petitioners(&prof, &window(), &p).is_empty());
     }
 
     #[test]

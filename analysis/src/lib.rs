@@ -48,6 +48,7 @@ pub const MODELS: &[&str] = &[
     "vehicle_high_risk_origin",
     "key_gathering",
     "key_mental",
+    "key_petitioner",
 ];
 
 /// Most event ids kept as a finding's evidence (the latest).

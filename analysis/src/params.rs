@@ -27,6 +27,36 @@ pub struct Params {
     pub high_risk_origin: HighRiskOrigin,
     pub key_gathering: KeyGathering,
     pub key_mental: KeyMental,
+    pub key_petitioner: KeyPetitioner,
+}
+
+/// Petitioners (上访) leaving during a sensitive period: a person of
+/// `category` last seen leaving (a gate, direction out) and not seen again
+/// for `away_hours`, inside one of `periods` (local dates `[from, to]`);
+/// an alert.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyPetitioner {
+    pub category: String,
+    pub away_hours: u32,
+    pub periods: Vec<Period>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+}
+
+impl Default for KeyPetitioner {
+    fn default() -> Self {
+        Self {
+            category: "petitioner".into(),
+            away_hours: 12,
+            periods: Vec::new(),
+        }
+    }
 }
 
 /// Vehicles whose plate starts with one of `prefixes` (the deployment's
@@ -273,6 +303,7 @@ impl Default for Params {
             high_risk_origin: HighRiskOrigin::default(),
             key_gathering: KeyGathering::default(),
             key_mental: KeyMental::default(),
+            key_petitioner: KeyPetitioner::default(),
         }
     }
 }

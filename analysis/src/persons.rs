@@ -573,6 +573,11 @@ pub fn run(
         &Window::last_days(to, p.key_gathering.window_days, clock),
         &p.key_gathering,
     ));
+    out.extend(crate::key::petitioners(
+        profiles,
+        &Window::last_days(to, 1, clock),
+        &p.key_petitioner,
+    ));
     out.extend(crate::key::mental(
         profiles,
         &Window::last_days(to, p.key_mental.window_days, clock),
