@@ -387,6 +387,26 @@ pub fn not_home_overnight(
             }
         })
         .collect();
+    // seen anywhere between a night's end and the next noon: an absence
+    // does not run on across it (out on the morning after a quiet weekend
+    // starts a new one)
+    let seen_next_morning: Vec<bool> = nights
+        .iter()
+        .map(|d| {
+            let a = night_end(*d);
+            let b = clock
+                .from_local(
+                    (*d + chrono::Duration::days(1))
+                        .and_hms_opt(12, 0, 0)
+                        .unwrap_or_default(),
+                )
+                .ok();
+            match (a, b) {
+                (Some(a), Some(b)) => seen.iter().any(|s| s.time >= a && s.time < b),
+                _ => false,
+            }
+        })
+        .collect();
     // a run of absent nights inside the judged window, after regular presence
     let first_judged = p.regular_window as usize;
     let mut i = first_judged;
@@ -398,6 +418,9 @@ pub fn not_home_overnight(
         let start = i;
         while i < present.len() && !present[i] {
             i += 1;
+            if seen_next_morning[i - 1] {
+                break;
+            }
         }
         let run = (i - start) as u32;
         let before = &present[start.saturating_sub(p.regular_window as usize)..start];
@@ -1058,6 +1081,22 @@ mod tests {
         assert!(
             not_home_overnight("not_home_overnight", &me, &stay, &homes, to, clock(), &p).is_none()
         );
+        // a quiet weekend (days 12–13: no passes) and then away from the
+        // Monday morning: the absence starts on the Monday
+        let mut weekend = Vec::new();
+        for d in 5..=20 {
+            match d {
+                12 | 13 | 15 | 16 => {}
+                14 => weekend.push(at(d, 8, 0, "C1", Some(Direction::Out))),
+                _ => {
+                    weekend.push(at(d, 8, 0, "C1", Some(Direction::Out)));
+                    weekend.push(at(d, 19, 0, "C1", Some(Direction::In)));
+                }
+            }
+        }
+        let f = not_home_overnight("not_home_overnight", &me, &weekend, &homes, to, clock(), &p)
+            .expect("away after a weekend");
+        assert_eq!(f.score, 3.0);
         // never regular: not judged
         let rare: Vec<Seen> = worker(&[])
             .into_iter()

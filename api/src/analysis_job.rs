@@ -15,6 +15,14 @@ use crate::tagbook;
 /// Where the last full job ended (the next one starts there).
 const CHECKPOINT: &[u8] = b"analysis/at";
 
+/// Forgets every tag and the job's checkpoint: the next job judges the
+/// data from its start (after the parameters changed). Alerts stay.
+pub fn reset(store: &RocksStore) -> graph::Result<u64> {
+    let n = tagbook::clear(store)?;
+    store.app_write(&[(CHECKPOINT.to_vec(), None)])?;
+    Ok(n)
+}
+
 /// What a job did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {

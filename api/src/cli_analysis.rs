@@ -24,6 +24,10 @@ pub struct AnalyzeArgs {
     /// Judge up to this time (default: the end of the data).
     #[arg(long)]
     pub until: Option<String>,
+    /// Forget every tag and judge the data from its start again (after the
+    /// parameters changed); alerts already raised stay.
+    #[arg(long)]
+    pub afresh: bool,
 }
 
 pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
@@ -36,6 +40,10 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
     };
     let (since, until) = (time(&a.since)?, time(&a.until)?);
     let store = RocksStore::open(&config.store_config())?;
+    if a.afresh {
+        let n = crate::analysis_job::reset(&store)?;
+        say!("forgot {n} tags");
+    }
     let r = crate::analysis_job::run(&store, clock, &config.analysis, &models, since, until)?;
     let Some(at) = r.at else {
         say!("the store holds no sightings: nothing to analyse");

@@ -68,6 +68,20 @@ pub fn tags_of(store: &RocksStore, entity: &str) -> graph::Result<Vec<Tag>> {
     Ok(out)
 }
 
+/// Deletes every tag (a job run afresh after its parameters changed).
+pub fn clear(store: &RocksStore) -> graph::Result<u64> {
+    let mut keys = Vec::new();
+    store.app_scan(TAG, false, None, |k, _| {
+        keys.push((k.to_vec(), None));
+        Ok(true)
+    })?;
+    let n = keys.len() as u64;
+    for chunk in keys.chunks(10_000) {
+        store.app_write(chunk)?;
+    }
+    Ok(n)
+}
+
 /// What applying a run did, per model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
