@@ -173,7 +173,7 @@ fn read_faces_truth(path: &Path) -> Result<BTreeMap<(String, u8), String>> {
 }
 
 /// Models judged by the real-time rules (their alerts are their findings).
-const REALTIME_MODELS: [&str; 1] = ["ebike_card_mismatch"];
+const REALTIME_MODELS: [&str; 2] = ["ebike_card_mismatch", "vehicle_watchlist_occupant"];
 
 pub fn evaluate(config: &Config, truth: &Path) -> Result<ExitCode> {
     let truth_path = truth;

@@ -677,6 +677,29 @@ impl Engine {
                         a.watch_list = Some(list.id.clone());
                         a.subject =
                             graph::attributed(store, ev.id.as_str(), *slot)?.map(|n| n.to_string());
+                        // a watched face inside a vehicle: the vehicle too
+                        if let EventBody::VehiclePass {
+                            plate: Some(plate), ..
+                        } = &ev.body
+                            && *slot > 0
+                        {
+                            let mut v = a.clone();
+                            v.dedup = format!(
+                                "vehicle_watchlist_occupant/{}/{}",
+                                list.id,
+                                ev.id.as_str()
+                            );
+                            v.kind = "vehicle_watchlist_occupant".into();
+                            v.title = format!(
+                                "watch list {:?}: face {:?} inside vehicle {} at device {} ({score:.2})",
+                                list.name,
+                                face.label,
+                                plate.as_str(),
+                                ev.device.as_str()
+                            );
+                            v.subject = Some(NodeRef::Vehicle(plate.clone()).to_string());
+                            out.push(v);
+                        }
                         out.push(a);
                     }
                 }

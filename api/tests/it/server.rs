@@ -782,6 +782,23 @@ fn over_http_playground_schema_intake_and_subscription() {
             assert!(tokio::time::Instant::now() < deadline, "live intake not projected: {v:#}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // a watched face inside a car at a vehicle gate: the face and the car
+        let occupant = json!({"type": "vehicle_pass", "id": "live-occ-1", "device": dev,
+            "time": "2026-10-08T09:30:00+08:00", "plate": "苏J77777", "direction": "in",
+            "occupant_features": [watched]});
+        let r = c.post(format!("{base}/ingest")).body(occupant.to_string()).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = gql(r#"{ alerts(kinds: ["vehicle_watchlist_occupant"]) { totalCount edges { node { subject evidence } } } }"#.into()).await;
+            if v["alerts"]["totalCount"] == 1 {
+                assert_eq!(v["alerts"]["edges"][0]["node"]["subject"], "vehicle:苏J77777");
+                assert_eq!(v["alerts"]["edges"][0]["node"]["evidence"], json!(["live-occ-1"]));
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no occupant alert: {v:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let v = gql(r#"{ vehicle(plate: "浙A00001") { sightings(first: 1) { edges { node { event } } } } }"#.into()).await;
         assert_eq!(v["vehicle"]["sightings"]["edges"][0]["node"]["event"], "mv-1");
     });
