@@ -114,6 +114,9 @@ pub struct Run {
 #[derive(Debug, Clone, Default)]
 pub struct Pass {
     pub runs: Vec<Run>,
+    /// With a community filter: the entities judged (the subjects seen
+    /// there, its residents and their houses); a tag outside is left alone.
+    pub scope: Option<BTreeSet<NodeRef>>,
     /// Sightings read (each once, whatever the number of runs).
     pub read: u64,
 }
@@ -127,6 +130,7 @@ pub fn analyze(
     params: &Params,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
+    communities: Option<&BTreeSet<model::CommunityId>>,
 ) -> graph::Result<Pass> {
     let Some((first, last)) = profile::data_span(store)? else {
         return Ok(Pass::default());
@@ -150,11 +154,22 @@ pub fn analyze(
     ats.push(until);
     let window = i64::from(params.longest_window_days()) * 86_400_000;
     let from = Timestamp(ats[0].0 - window);
-    let profiles = profile::Profiles::scan(store, from, until)?;
+    let profiles = profile::Profiles::scan(store, from, until, communities)?;
     let vehicle_homes = profile::vehicle_homes(store)?;
     let mut runs = Vec::with_capacity(ats.len());
+    let mut scope: Option<BTreeSet<NodeRef>> =
+        communities.map(|_| profiles.by_subject.keys().cloned().collect());
     for at in ats {
-        let residents = profile::residents(store, at)?;
+        let mut residents = profile::residents(store, at)?;
+        if let Some(cs) = communities {
+            residents.retain(|r| cs.contains(&r.community));
+        }
+        if let Some(sc) = scope.as_mut() {
+            for r in &residents {
+                sc.insert(NodeRef::Person(r.person.clone()));
+                sc.insert(NodeRef::House(r.house.clone()));
+            }
+        }
         runs.push(Run {
             at,
             findings: persons::run(
@@ -170,6 +185,7 @@ pub fn analyze(
     }
     Ok(Pass {
         runs,
+        scope,
         read: profiles.read,
     })
 }

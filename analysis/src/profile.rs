@@ -80,10 +80,18 @@ pub struct Profiles {
 
 impl Profiles {
     /// Reads the devices' timelines over `[from, to)`.
-    pub fn scan(store: &RocksStore, from: Timestamp, to: Timestamp) -> graph::Result<Self> {
+    /// Only the devices of `communities`, when given (a region's job).
+    pub fn scan(
+        store: &RocksStore,
+        from: Timestamp,
+        to: Timestamp,
+        communities: Option<&std::collections::BTreeSet<CommunityId>>,
+    ) -> graph::Result<Self> {
         let mut devices: Vec<model::Device> = Vec::new();
         store.for_each_base(BaseKind::Device, |r| {
-            if let BaseRecord::Device(d) = r {
+            if let BaseRecord::Device(d) = r
+                && communities.is_none_or(|cs| cs.contains(&d.community))
+            {
                 devices.push(d);
             }
             Ok(())

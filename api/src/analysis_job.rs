@@ -62,8 +62,9 @@ pub fn models(names: &[String]) -> Result<Vec<&'static str>, String> {
 }
 
 /// Runs `models` from `since` (default: the last full job's end, else the
-/// start of the data) to `until` (default: the end of the data). Only a job
-/// of all models moves the checkpoint.
+/// start of the data) to `until` (default: the end of the data), for the
+/// communities of `region` (and below) if given. Only a job of all models
+/// and regions moves the checkpoint.
 pub fn run(
     store: &RocksStore,
     clock: Clock,
@@ -71,7 +72,24 @@ pub fn run(
     models: &[&'static str],
     since: Option<Timestamp>,
     until: Option<Timestamp>,
+    region: Option<&model::RegionCode>,
 ) -> graph::Result<Report> {
+    // a region's job reads only its communities' devices and residents
+    let communities = match region {
+        None => None,
+        Some(r) => {
+            let mut cs = std::collections::BTreeSet::new();
+            store.for_each_base(model::BaseKind::Community, |rec| {
+                if let model::BaseRecord::Community(c) = rec
+                    && c.region.is_within(r)
+                {
+                    cs.insert(c.id);
+                }
+                Ok(())
+            })?;
+            Some(cs)
+        }
+    };
     let since = match since {
         Some(s) => Some(s),
         None => store
@@ -79,14 +97,14 @@ pub fn run(
             .and_then(|v| v.try_into().ok().map(|b| Timestamp(i64::from_le_bytes(b)))),
     };
     let t0 = Instant::now();
-    let pass = analysis::analyze(store, clock, params, since, until)?;
+    let pass = analysis::analyze(store, clock, params, since, until, communities.as_ref())?;
     let mut report = Report {
         days: pass.runs.len(),
         read: pass.read,
         ..Report::default()
     };
     for run in &pass.runs {
-        for (m, ap) in tagbook::apply(store, models, &run.findings, run.at)? {
+        for (m, ap) in tagbook::apply(store, models, &run.findings, run.at, pass.scope.as_ref())? {
             let t = report.applied.entry(m).or_default();
             t.new += ap.new;
             t.changed += ap.changed;
@@ -100,7 +118,7 @@ pub fn run(
         for f in &last.findings {
             *report.active.entry(f.model).or_default() += 1;
         }
-        if models.len() == analysis::MODELS.len() {
+        if models.len() == analysis::MODELS.len() && region.is_none() {
             store.app_write(&[(CHECKPOINT.to_vec(), Some(last.at.0.to_le_bytes().to_vec()))])?;
         }
     }

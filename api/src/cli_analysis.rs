@@ -24,6 +24,10 @@ pub struct AnalyzeArgs {
     /// Judge up to this time (default: the end of the data).
     #[arg(long)]
     pub until: Option<String>,
+    /// Judge only this region's communities (and those below it); tags
+    /// elsewhere are left alone.
+    #[arg(long)]
+    pub region: Option<String>,
     /// Forget every tag and judge the data from its start again (after the
     /// parameters changed); alerts already raised stay.
     #[arg(long)]
@@ -44,7 +48,20 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
         let n = crate::analysis_job::reset(&store)?;
         say!("forgot {n} tags");
     }
-    let r = crate::analysis_job::run(&store, clock, &config.analysis, &models, since, until)?;
+    let region = a
+        .region
+        .as_deref()
+        .map(model::RegionCode::new)
+        .transpose()?;
+    let r = crate::analysis_job::run(
+        &store,
+        clock,
+        &config.analysis,
+        &models,
+        since,
+        until,
+        region.as_ref(),
+    )?;
     let Some(at) = r.at else {
         say!("the store holds no sightings: nothing to analyse");
         return Ok(ExitCode::SUCCESS);

@@ -109,14 +109,18 @@ pub fn tags(store: &RocksStore, model: &str, active_only: bool) -> graph::Result
 
 /// Keeps a run's findings for `models` (the models that ran): new findings
 /// become active tags, changed ones are updated, active tags no longer found
-/// are retired. Tags already judged by a run at or after `now` are left
+/// are retired (with a `scope`, only tags of entities in it). Tags already judged by a run at or after `now` are left
 /// as they are, so replaying a span changes nothing. One durable batch.
 pub fn apply(
     store: &RocksStore,
     models: &[&str],
     findings: &[analysis::Finding],
     now: Timestamp,
+    scope: Option<&BTreeSet<model::NodeRef>>,
 ) -> graph::Result<BTreeMap<String, Applied>> {
+    let in_scope = |entity: &str| {
+        scope.is_none_or(|sc| model::NodeRef::parse(entity).is_ok_and(|n| sc.contains(&n)))
+    };
     let mut out: BTreeMap<String, Applied> = BTreeMap::new();
     let mut writes = Vec::new();
     let mut found: BTreeSet<(String, String)> = BTreeSet::new();
@@ -184,7 +188,10 @@ pub fn apply(
     }
     for m in models {
         for mut t in tags(store, m, true)? {
-            if t.judged >= now || found.contains(&(t.model.clone(), t.entity.clone())) {
+            if t.judged >= now
+                || !in_scope(&t.entity)
+                || found.contains(&(t.model.clone(), t.entity.clone()))
+            {
                 continue;
             }
             t.active = false;

@@ -261,6 +261,7 @@ impl Engine {
             models,
             None,
             None,
+            None,
         )?;
         self.metrics
             .alerts_raised

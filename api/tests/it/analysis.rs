@@ -64,6 +64,40 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
         }
     }
     assert!(judged >= 14, "{out}");
+    // a region's job judges only its communities
+    let region = std::fs::read_to_string(data.join("base.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "community")
+        .map(|v| v["region"].as_str().unwrap().to_owned())
+        .unwrap();
+    let active = |out: &str| -> u64 {
+        out.lines()
+            .skip(2)
+            .filter(|l| !l.starts_with("alerts") && !l.starts_with("forgot"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    };
+    let scratch = dir.path().join("scratch");
+    ok(&mut ingest(&scratch, &[&data]));
+    let all = ok(anju()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&scratch)
+        .arg("analyze"));
+    let one = ok(anju()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&scratch)
+        .args(["analyze", "--afresh", "--region", &region]));
+    assert!(
+        active(&one) > 0 && active(&one) < active(&all),
+        "{all}\n{one}"
+    );
+
     // the same data again: every tag unchanged, nothing new, nothing retired
     let again = ok(anju()
         .arg("--config")
