@@ -803,3 +803,49 @@ fn over_http_playground_schema_intake_and_subscription() {
         assert_eq!(v["vehicle"]["sightings"]["edges"][0]["node"]["event"], "mv-1");
     });
 }
+
+#[test]
+fn unregistered_residents_come_with_registered_look_alikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = small_city(dir.path(), 5, 35, "data");
+    let store = dir.path().join("store");
+    ok(&mut ingest(&store, &[&city]));
+    let mut config = Config::default();
+    config.store.path = store.clone();
+    let e = Engine::open(config).unwrap();
+    let schema = gql::schema(Arc::clone(&e));
+    rt().block_on(async {
+        data(&schema, "mutation { runAnalysis { days } }").await;
+        let strangers: Vec<String> = {
+            let store = e.store();
+            api::tagbook::tags(&store, "unregistered_resident", true)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.entity)
+                .filter(|n| n.starts_with("stranger:"))
+                .collect()
+        };
+        assert!(!strangers.is_empty());
+        for s in strangers {
+            let v = data(
+                &schema,
+                &format!(
+                    r#"{{ archive(ref: "{s}") {{ tags {{ model suggestions {{ score entity {{ kind }} }} }} }} }}"#
+                ),
+            )
+            .await;
+            let tag = v["archive"]["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["model"] == "unregistered_resident")
+                .unwrap()
+                .clone();
+            let sugg = tag["suggestions"].as_array().unwrap();
+            assert!(!sugg.is_empty() && sugg.len() <= 3, "{v:#}");
+            assert!(sugg.iter().all(|h| h["entity"]["kind"] == "person"));
+            let scores: Vec<f64> = sugg.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+            assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        }
+    });
+}

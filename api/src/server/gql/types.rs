@@ -408,6 +408,10 @@ pub struct TagOut {
     pub evidence: Vec<String>,
     /// When it was tagged and retired (`until` empty while active).
     pub history: Vec<TagEpisode>,
+    /// For a suspected unregistered resident's stranger archive: the
+    /// registered persons with the most similar faces (`analysis.
+    /// unregistered_resident.suggestions` of them).
+    pub suggestions: Vec<FaceHit>,
 }
 
 #[derive(Debug, Clone, SimpleObject)]
@@ -1083,12 +1087,36 @@ impl Archive {
         #[graphql(default)] include_retired: bool,
     ) -> async_graphql::Result<Vec<TagOut>> {
         let me = self.node.to_string();
+        let node = self.node.clone();
+        let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            Ok(crate::tagbook::tags_of(&store, &me)?
+            let tags = crate::tagbook::tags_of(&store, &me)?;
+            drop(store);
+            let suggest = tags
+                .iter()
+                .any(|t| t.model == "unregistered_resident" && t.active)
+                && matches!(node, NodeRef::Stranger(_));
+            let suggestions = if suggest {
+                let k = e.config.analysis.unregistered_resident.suggestions as usize;
+                let hits = e
+                    .projector
+                    .matcher
+                    .similar(&node, k, 0.0, None)?
+                    .unwrap_or_default();
+                face_hits(e, &principal, hits)?
+            } else {
+                Vec::new()
+            };
+            Ok(tags
                 .into_iter()
                 .filter(|t| t.active || include_retired)
                 .map(|t| TagOut {
+                    suggestions: if t.model == "unregistered_resident" {
+                        suggestions.clone()
+                    } else {
+                        Vec::new()
+                    },
                     model: t.model,
                     active: t.active,
                     from: fmt_time(&e.clock, t.from),
