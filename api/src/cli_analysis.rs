@@ -168,27 +168,6 @@ pub fn produced(
     Ok(out)
 }
 
-fn read_faces_truth(path: &Path) -> Result<BTreeMap<(String, u8), String>> {
-    let mut out = BTreeMap::new();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let cols: Vec<&str> = line.split(',').collect();
-        let [event, slot, identity] = cols.as_slice() else {
-            bail!(
-                "{}:{}: expected event_id,slot,identity",
-                path.display(),
-                i + 1
-            );
-        };
-        let slot: u8 = slot
-            .parse()
-            .with_context(|| format!("{}:{}: slot", path.display(), i + 1))?;
-        out.insert(((*event).to_owned(), slot), (*identity).to_owned());
-    }
-    Ok(out)
-}
-
 /// Models judged by the real-time rules (their alerts are their findings).
 const REALTIME_MODELS: [&str; 2] = ["ebike_card_mismatch", "vehicle_watchlist_occupant"];
 
@@ -208,8 +187,13 @@ pub fn evaluate(config: &Config, truth: &Path) -> Result<ExitCode> {
     let faces_path = truth_path.with_file_name("faces-truth.csv");
     let faces = faces_path
         .exists()
-        .then(|| read_faces_truth(&faces_path))
-        .transpose()?;
+        .then(|| crate::cli_search::read_faces_truth(&faces_path))
+        .transpose()?
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(event, slot, who)| ((event, slot), who))
+                .collect::<BTreeMap<_, _>>()
+        });
     let store = RocksStore::open_read_only(&config.store_config())?;
     let produced = produced(&store, faces.as_ref())?;
     // only the models this build runs are judged

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, NaiveDateTime};
 use clap::{Args, Subcommand};
 use graph::timeline::{self, Area};
 use graph::{Edge, EdgeFilter, RelationStore, RocksStore};
@@ -138,19 +137,9 @@ fn say_json(v: &Value) {
     say!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-/// A time argument: RFC 3339, or a local date / date-time.
+/// A time argument (as the ingest contract reads times).
 pub(crate) fn parse_time(s: &str, clock: &Clock) -> Result<Timestamp> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(Timestamp::from_datetime(&t));
-    }
-    let naive = if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        d.and_hms_opt(0, 0, 0).unwrap_or_default()
-    } else {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").with_context(|| {
-            format!("{s:?} is not a time (RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
-        })?
-    };
-    Ok(clock.from_local(naive)?)
+    ingest::parse_time(s, clock).map_err(anyhow::Error::msg)
 }
 
 fn range(

@@ -243,6 +243,28 @@ pub fn merge(config: &Config, archive: &str, into: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The rows of a face ground truth (`faces-truth.csv`: a header, then
+/// `event_id,slot,identity`).
+pub(crate) fn read_faces_truth(path: &std::path::Path) -> Result<Vec<(String, u8, String)>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut f = line.split(',');
+        let (Some(event), Some(slot), Some(who)) = (f.next(), f.next(), f.next()) else {
+            bail!(
+                "{}:{}: expected event_id,slot,identity",
+                path.display(),
+                i + 1
+            );
+        };
+        let slot: u8 = slot
+            .parse()
+            .with_context(|| format!("{}:{}: slot", path.display(), i + 1))?;
+        rows.push((event.to_owned(), slot, who.to_owned()));
+    }
+    Ok(rows)
+}
+
 /// `anju evaluate-faces <faces-truth.csv>`: one archive per person measured
 /// against a ground truth (`event_id,slot,identity`; identity
 /// `person:<id>` for a registered face, anything else for a face the
@@ -254,22 +276,10 @@ pub fn merge(config: &Config, archive: &str, into: &str) -> Result<ExitCode> {
 pub fn evaluate_faces(config: &Config, truth: &std::path::Path) -> Result<ExitCode> {
     use std::collections::HashMap;
     let store = RocksStore::open_read_only(&config.store_config())?;
-    let text = std::fs::read_to_string(truth).with_context(|| truth.display().to_string())?;
     let mut rows: Vec<(String, Option<String>)> = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let mut f = line.split(',');
-        let (Some(event), Some(slot), Some(who)) = (f.next(), f.next(), f.next()) else {
-            bail!(
-                "{}:{}: expected event_id,slot,identity",
-                truth.display(),
-                i + 1
-            );
-        };
-        let slot: u8 = slot
-            .parse()
-            .with_context(|| format!("{}:{}: slot", truth.display(), i + 1))?;
-        let got = graph::attributed(&store, event, slot)?.map(|n| n.to_string());
-        rows.push((who.to_owned(), got));
+    for (event, slot, who) in read_faces_truth(truth)? {
+        let got = graph::attributed(&store, &event, slot)?.map(|n| n.to_string());
+        rows.push((who, got));
     }
     if rows.is_empty() {
         bail!("{} holds no captures", truth.display());

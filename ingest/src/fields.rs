@@ -310,7 +310,9 @@ pub(crate) fn date_or_time(s: &str, clock: &Clock) -> Result<Timestamp, String> 
             .from_local(d.and_time(NaiveTime::MIN))
             .map_err(|e| e.to_string());
     }
-    time(s, clock).map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+    time(s, clock).map_err(|_| {
+        format!("{s:?} is not a date (YYYY-MM-DD), a local time (YYYY-MM-DD HH:MM:SS) or an RFC 3339 time")
+    })
 }
 
 pub(crate) fn date(s: &str) -> Result<NaiveDate, String> {

@@ -22,6 +22,13 @@ pub use error::{Error, FieldProblem, Result};
 pub use pipeline::{Outcome, Progress, RecordSink, SinkError, Summary, TypeCounts};
 pub use wire::{ParseConfig, parse_line, parse_object};
 
+/// A time as the contract reads one: a local date (midnight), a local date
+/// and time (`YYYY-MM-DD HH:MM:SS`, `…T…`, GA/T 1400's `YYYYMMDDhhmmss`) or
+/// RFC 3339. The command line and the API read their time arguments with it.
+pub fn parse_time(s: &str, clock: &model::Clock) -> std::result::Result<model::Timestamp, String> {
+    fields::date_or_time(s, clock)
+}
+
 /// A face feature as the contract writes it (a JSON array of numbers or
 /// base64 of little-endian `f32`), checked for `dim`.
 pub fn parse_feature(

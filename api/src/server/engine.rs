@@ -216,18 +216,15 @@ impl Engine {
         self.projector.projection(&store)?.catch_up(|_| {})?;
         self.projector.texts.catch_up(&store)?;
         let after = graph::project::checkpoint(&store)?;
+        drop(store);
         if after.base != before.base {
             self.devices
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
-            drop(store);
             self.refresh_census()?;
-            let store = self.store();
-            self.run_rules(&store, after.events)?;
-        } else {
-            self.run_rules(&store, after.events)?;
         }
+        self.run_rules(&self.store(), after.events)?;
         Ok(())
     }
 

@@ -101,25 +101,10 @@ pub fn fmt_time(clock: &Clock, t: Timestamp) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
-/// Times in: RFC 3339, a local `YYYY-MM-DD HH:MM:SS`, or a local date.
+/// Times in: as the ingest contract reads them (RFC 3339, local
+/// `YYYY-MM-DD[ HH:MM:SS]`).
 pub fn parse_time(s: &str, clock: &Clock) -> ApiResult<Timestamp> {
-    let s = s.trim();
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(Timestamp::from_datetime(&dt));
-    }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return clock.from_local(n).map_err(Into::into);
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return clock
-            .from_local(d.and_time(chrono::NaiveTime::MIN))
-            .map_err(Into::into);
-    }
-    Err(ApiError::BadInput(format!(
-        "{s:?} is not a time (RFC 3339, YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)"
-    )))
+    ingest::parse_time(s, clock).map_err(ApiError::BadInput)
 }
 
 pub fn parse_time_opt(s: Option<&str>, clock: &Clock) -> ApiResult<Option<Timestamp>> {
