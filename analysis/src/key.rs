@@ -1,7 +1,7 @@
 //! Key-person models (重点人员) and high-risk origins: the categories and
 //! lists come from the registers and the deployment's configuration.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use model::{DeviceId, Direction, NodeRef, Timestamp};
 
@@ -33,14 +33,29 @@ pub fn high_risk_origin(
     ))
 }
 
-/// Persons of one key category together at a unit door: each of them is
-/// tagged (and alerted) with the gathering's evidence.
-pub fn gatherings(profiles: &Profiles, w: &Window, p: &params::KeyGathering) -> Vec<Finding> {
+/// Persons of one key category together at one unit door.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gathering<'a> {
+    pub door: &'a DeviceId,
+    pub category: &'a str,
+    pub start: Timestamp,
+    pub persons: BTreeSet<&'a NodeRef>,
+    pub events: Vec<&'a str>,
+}
+
+/// Every gathering in the window: at least `min_persons` persons of one of
+/// the categories at the same unit door within `within_hours`, each group
+/// starting at one of its members' passes (doors and times in order).
+pub fn gathering_occasions<'a>(
+    profiles: &'a Profiles,
+    w: &Window,
+    p: &'a params::KeyGathering,
+) -> Vec<Gathering<'a>> {
     let span = i64::from(p.within_hours) * 3_600_000;
-    let mut out: BTreeMap<NodeRef, Finding> = BTreeMap::new();
+    let mut out = Vec::new();
     for cat in &p.categories {
         // (door → (time, person, event)) for persons of the category
-        let mut at_doors: HashMap<&DeviceId, Vec<(Timestamp, &NodeRef, &str)>> = HashMap::new();
+        let mut at_doors: BTreeMap<&DeviceId, Vec<(Timestamp, &NodeRef, &str)>> = BTreeMap::new();
         for (n, seen) in &profiles.by_subject {
             let NodeRef::Person(id) = n else { continue };
             if !profiles.categories.get(id).is_some_and(|c| c.contains(cat)) {
@@ -53,7 +68,7 @@ pub fn gatherings(profiles: &Profiles, w: &Window, p: &params::KeyGathering) -> 
                     .push((s.time, n, s.event.as_str()));
             }
         }
-        for visits in at_doors.values_mut() {
+        for (door, visits) in &mut at_doors {
             visits.sort();
             for i in 0..visits.len() {
                 let group: Vec<&(Timestamp, &NodeRef, &str)> = visits[i..]
@@ -62,26 +77,42 @@ pub fn gatherings(profiles: &Profiles, w: &Window, p: &params::KeyGathering) -> 
                     .collect();
                 let persons: BTreeSet<&NodeRef> = group.iter().map(|v| v.1).collect();
                 if persons.len() as u32 >= p.min_persons {
-                    let evidence: Vec<String> = group.iter().map(|v| v.2.to_owned()).collect();
-                    for n in &persons {
-                        out.entry((*n).clone()).or_insert_with(|| {
-                            Finding::new(
-                                "key_gathering",
-                                (*n).clone(),
-                                w,
-                                persons.len() as f64,
-                                evidence.clone(),
-                                format!(
-                                    "{} {cat} key persons at one unit door within {} h",
-                                    persons.len(),
-                                    p.within_hours
-                                ),
-                            )
-                            .alerting(true)
-                        });
-                    }
+                    out.push(Gathering {
+                        door,
+                        category: cat,
+                        start: visits[i].0,
+                        persons,
+                        events: group.iter().map(|v| v.2).collect(),
+                    });
                 }
             }
+        }
+    }
+    out
+}
+
+/// Persons of one key category together at a unit door: each of them is
+/// tagged (and alerted) with the evidence of their first gathering.
+pub fn gatherings(profiles: &Profiles, w: &Window, p: &params::KeyGathering) -> Vec<Finding> {
+    let mut out: BTreeMap<NodeRef, Finding> = BTreeMap::new();
+    for g in gathering_occasions(profiles, w, p) {
+        for n in &g.persons {
+            out.entry((*n).clone()).or_insert_with(|| {
+                Finding::new(
+                    "key_gathering",
+                    (*n).clone(),
+                    w,
+                    g.persons.len() as f64,
+                    g.events.iter().map(|e| (*e).to_owned()).collect(),
+                    format!(
+                        "{} {} key persons at one unit door within {} h",
+                        g.persons.len(),
+                        g.category,
+                        p.within_hours
+                    ),
+                )
+                .alerting(true)
+            });
         }
     }
     out.into_values().collect()
@@ -242,19 +273,19 @@ mod tests {
         person(
             &mut prof,
             "D1",
-            &["drug"],
+            &["key_drug"],
             vec![at(20, 0, "U1", Direction::In, true, "a")],
         );
         person(
             &mut prof,
             "D2",
-            &["drug"],
+            &["key_drug"],
             vec![at(20, 50, "U1", Direction::In, true, "b")],
         );
         person(
             &mut prof,
             "D3",
-            &["drug"],
+            &["key_drug"],
             vec![at(21, 55, "U1", Direction::In, true, "c")],
         );
         let found = gatherings(&prof, &window(), &p);
@@ -264,7 +295,7 @@ mod tests {
         person(
             &mut prof,
             "D3",
-            &["drug"],
+            &["key_drug"],
             vec![at(22, 10, "U1", Direction::In, true, "c")],
         );
         assert!(gatherings(&prof, &window(), &p).is_empty());
@@ -272,7 +303,7 @@ mod tests {
         person(
             &mut prof,
             "D3",
-            &["gambling"],
+            &["key_gambling"],
             vec![at(21, 0, "U1", Direction::In, true, "c")],
         );
         assert!(gatherings(&prof, &window(), &p).is_empty());
@@ -285,7 +316,7 @@ mod tests {
         person(
             &mut prof,
             "M1",
-            &["mental_health"],
+            &["key_mental"],
             vec![at(9, 0, "G1", Direction::Out, false, "m")],
         );
         person(
@@ -308,7 +339,7 @@ mod tests {
         person(
             &mut prof,
             "M1",
-            &["mental_health"],
+            &["key_mental"],
             vec![at(9, 0, "S1", Direction::In, false, "m")],
         );
         prof.device_names
@@ -326,7 +357,7 @@ mod tests {
         person(
             &mut prof,
             "P1",
-            &["petitioner"],
+            &["key_petitioner"],
             vec![at(8, 0, "G1", Direction::Out, false, "p")],
         );
         // no period configured: nothing
@@ -341,7 +372,7 @@ mod tests {
         person(
             &mut prof,
             "P1",
-            &["petitioner"],
+            &["key_petitioner"],
             vec![
                 at(8, 0, "G1", Direction::Out, false, "p"),
                 at(15, 0, "G1", Direction::In, false, "q"),
@@ -352,7 +383,7 @@ mod tests {
         person(
             &mut prof,
             "P1",
-            &["petitioner"],
+            &["key_petitioner"],
             vec![at(13, 0, "G1", Direction::Out, false, "p")],
         );
         assert!(petitioners(&prof, &window(), &p).is_empty());

@@ -9,11 +9,15 @@
 //!   holds; the registered residents;
 //! * [`persons`]: the sighting models (nocturnal, frequent night outs, many
 //!   communities, reclusive, moved out; nocturnal on vehicles);
+//! * [`houses`]: who comes home to a house at night (unit-door entrants
+//!   attributed to one house of the unit) — unregistered and group rentals,
+//!   gathering points;
 //! * [`evaluate`]: per model, precision, recall, the misses and the false
 //!   alarms by id against `truth.json` ([`model::truth::Truth`]).
 //!
 //! Models never write: the composition root keeps the findings as tags.
 
+pub mod houses;
 pub mod key;
 pub mod params;
 pub mod persons;
@@ -49,6 +53,9 @@ pub const MODELS: &[&str] = &[
     "key_gathering",
     "key_mental",
     "key_petitioner",
+    "unregistered_rental",
+    "group_rental",
+    "gathering_point",
 ];
 
 /// Most event ids kept as a finding's evidence (the latest).
@@ -156,6 +163,7 @@ pub fn analyze(
     let from = Timestamp(ats[0].0 - window);
     let profiles = profile::Profiles::scan(store, from, until, communities)?;
     let vehicle_homes = profile::vehicle_homes(store)?;
+    let houses = profile::houses(store, communities)?;
     let mut runs = Vec::with_capacity(ats.len());
     let mut scope: Option<BTreeSet<NodeRef>> =
         communities.map(|_| profiles.by_subject.keys().cloned().collect());
@@ -170,18 +178,19 @@ pub fn analyze(
                 sc.insert(NodeRef::House(r.house.clone()));
             }
         }
-        runs.push(Run {
+        let mut findings = persons::run(
+            &profiles,
+            &residents,
+            &vehicle_homes,
             at,
-            findings: persons::run(
-                &profiles,
-                &residents,
-                &vehicle_homes,
-                at,
-                first,
-                clock,
-                params,
-            ),
-        });
+            first,
+            clock,
+            params,
+        );
+        findings.extend(houses::run(
+            &profiles, &residents, &houses, at, clock, params,
+        ));
+        runs.push(Run { at, findings });
     }
     Ok(Pass {
         runs,

@@ -28,6 +28,86 @@ pub struct Params {
     pub key_gathering: KeyGathering,
     pub key_mental: KeyMental,
     pub key_petitioner: KeyPetitioner,
+    pub night_entrants: NightEntrants,
+    pub unregistered_rental: UnregisteredRental,
+    pub group_rental: GroupRental,
+    pub gathering_point: GatheringPoint,
+}
+
+/// Who comes home to a house at night, read by the house models: a person
+/// or stranger archive passing its unit's door (not leaving) at night on at
+/// least `regular_nights` of the last `window_days` is a regular night
+/// entrant of the unit, attributed to one of the unit's houses (where
+/// registered, else the house named by their latest visitor registration,
+/// else the house whose occupants entered on the most of the same nights,
+/// at least `regular_nights` of them, when one house leads).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NightEntrants {
+    pub window_days: u32,
+    pub regular_nights: u32,
+}
+
+impl Default for NightEntrants {
+    fn default() -> Self {
+        Self {
+            window_days: 30,
+            regular_nights: 8,
+        }
+    }
+}
+
+/// 疑似出租屋 (unregistered rental): a house registered as self-occupied
+/// (`use` = `self` or not given) with at least `min_persons` regular night
+/// entrants not registered there.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnregisteredRental {
+    pub min_persons: u32,
+}
+
+impl Default for UnregisteredRental {
+    fn default() -> Self {
+        Self { min_persons: 3 }
+    }
+}
+
+/// 群租房: more registered occupants than one per `m2_per_person` of the
+/// house's area, or at least `min_night_entrants` regular night entrants
+/// (registered or not).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupRental {
+    pub m2_per_person: f64,
+    pub min_night_entrants: u32,
+}
+
+impl Default for GroupRental {
+    fn default() -> Self {
+        Self {
+            m2_per_person: 10.0,
+            min_night_entrants: 6,
+        }
+    }
+}
+
+/// 可疑聚集点: a house where a key gathering (`key_gathering`'s categories,
+/// persons and hours, at its unit door; attributed like night entrants) took
+/// place on at least `min_days` different days of the last `window_days`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatheringPoint {
+    pub window_days: u32,
+    pub min_days: u32,
+}
+
+impl Default for GatheringPoint {
+    fn default() -> Self {
+        Self {
+            window_days: 30,
+            min_days: 2,
+        }
+    }
 }
 
 /// Petitioners (上访) leaving during a sensitive period: a person of
@@ -52,7 +132,7 @@ pub struct Period {
 impl Default for KeyPetitioner {
     fn default() -> Self {
         Self {
-            category: "petitioner".into(),
+            category: model::category::KEY_PETITIONER.into(),
             away_hours: 12,
             periods: Vec::new(),
         }
@@ -92,7 +172,10 @@ pub struct KeyGathering {
 impl Default for KeyGathering {
     fn default() -> Self {
         Self {
-            categories: vec!["drug".into(), "gambling".into()],
+            categories: vec![
+                model::category::KEY_DRUG.into(),
+                model::category::KEY_GAMBLING.into(),
+            ],
             min_persons: 3,
             within_hours: 2,
             window_days: 1,
@@ -115,7 +198,7 @@ pub struct KeyMental {
 impl Default for KeyMental {
     fn default() -> Self {
         Self {
-            category: "mental_health".into(),
+            category: model::category::KEY_MENTAL.into(),
             alone_secs: 60,
             sensitive_words: vec![
                 "学校".into(),
@@ -227,7 +310,7 @@ pub struct ElderlyUnseen {
 impl Default for ElderlyUnseen {
     fn default() -> Self {
         Self {
-            category: "elderly_alone".into(),
+            category: model::category::ELDERLY_ALONE.into(),
             silent_hours: 12,
             window_days: 2,
         }
@@ -304,6 +387,10 @@ impl Default for Params {
             key_gathering: KeyGathering::default(),
             key_mental: KeyMental::default(),
             key_petitioner: KeyPetitioner::default(),
+            night_entrants: NightEntrants::default(),
+            unregistered_rental: UnregisteredRental::default(),
+            group_rental: GroupRental::default(),
+            gathering_point: GatheringPoint::default(),
         }
     }
 }
@@ -477,6 +564,30 @@ impl Params {
             "not_home_overnight.regular_window",
             self.not_home_overnight.regular_window,
         );
+        positive(
+            "night_entrants.window_days",
+            self.night_entrants.window_days,
+        );
+        positive(
+            "night_entrants.regular_nights",
+            self.night_entrants.regular_nights,
+        );
+        positive(
+            "unregistered_rental.min_persons",
+            self.unregistered_rental.min_persons,
+        );
+        positive(
+            "group_rental.min_night_entrants",
+            self.group_rental.min_night_entrants,
+        );
+        positive(
+            "gathering_point.window_days",
+            self.gathering_point.window_days,
+        );
+        positive("gathering_point.min_days", self.gathering_point.min_days);
+        if self.group_rental.m2_per_person.is_nan() || self.group_rental.m2_per_person <= 0.0 {
+            out.push("analysis.group_rental.m2_per_person must be above 0".into());
+        }
         if !(0.0..=1.0).contains(&self.nocturnal.night_share) {
             out.push("analysis.nocturnal.night_share must be between 0 and 1".into());
         }
@@ -497,6 +608,8 @@ impl Params {
             // a zombie's last entry lies before its quiet period
             self.zombie_vehicle.min_days * 2,
             self.not_home_overnight.window_days + self.not_home_overnight.regular_window + 1,
+            self.night_entrants.window_days,
+            self.gathering_point.window_days,
         ]
         .into_iter()
         .max()

@@ -74,8 +74,24 @@ pub struct Profiles {
     pub categories: HashMap<PersonId, Vec<String>>,
     /// Device names (for models that look for schools, kindergartens …).
     pub device_names: HashMap<DeviceId, String>,
+    /// Visitor registrations: who registered as visiting which house.
+    pub visits: Vec<Visit>,
+    /// The unit each unit door opens.
+    pub unit_doors: HashMap<DeviceId, UnitKey>,
     /// Sightings read (device timeline entries).
     pub read: u64,
+}
+
+/// A unit of a building: (community, building, unit).
+pub type UnitKey = (CommunityId, String, String);
+
+/// A visitor registration naming the house visited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub time: Timestamp,
+    pub event: EventId,
+    pub visitor: NodeRef,
+    pub house: model::HouseId,
 }
 
 impl Profiles {
@@ -131,7 +147,39 @@ impl Profiles {
                     }
                 }
             }
+            // a visitor registration names the house visited
+            let ids: Vec<&str> = page
+                .items
+                .iter()
+                .filter(|s| s.kind == EventKind::Visitor)
+                .map(|s| s.event.as_str())
+                .collect();
+            if !ids.is_empty() {
+                let hosts: HashMap<EventId, model::HouseId> = store
+                    .events(&ids)?
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|ev| match ev.body {
+                        model::EventBody::Visitor { host_house, .. } => Some((ev.id, host_house)),
+                        _ => None,
+                    })
+                    .collect();
+                for s in page.items.iter().filter(|s| s.kind == EventKind::Visitor) {
+                    if let Some(h) = hosts.get(&s.event) {
+                        out.visits.extend(s.subjects.iter().map(|v| Visit {
+                            time: s.time,
+                            event: s.event.clone(),
+                            visitor: v.clone(),
+                            house: h.clone(),
+                        }));
+                    }
+                }
+            }
             let unit_door = d.kind == model::DeviceKind::UnitDoor;
+            if unit_door && let (Some(b), Some(u)) = (&d.building, &d.unit) {
+                out.unit_doors
+                    .insert(d.id.clone(), (d.community.clone(), b.clone(), u.clone()));
+            }
             if let Some(n) = &d.name {
                 out.device_names.insert(d.id.clone(), n.clone());
             }
@@ -158,6 +206,10 @@ impl Profiles {
         for v in out.house_activity.values_mut() {
             v.sort();
         }
+        out.visits
+            .sort_by(|a, b| a.time.cmp(&b.time).then(a.event.cmp(&b.event)));
+        out.visits
+            .dedup_by(|a, b| a.event == b.event && a.visitor == b.visitor);
         let persons: Vec<&str> = out
             .by_subject
             .keys()
@@ -217,13 +269,31 @@ impl Resident {
     }
 }
 
-/// Persons registered at a house at `at` (not ended), with the house's
-/// community and their birth date.
+/// The houses of `communities` (all without a filter).
+pub fn houses(
+    store: &RocksStore,
+    communities: Option<&std::collections::BTreeSet<CommunityId>>,
+) -> graph::Result<Vec<model::House>> {
+    let mut out = Vec::new();
+    store.for_each_base(BaseKind::House, |r| {
+        if let BaseRecord::House(h) = r
+            && communities.is_none_or(|cs| cs.contains(&h.community))
+        {
+            out.push(h);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The occupants of houses at `at` (registrations not ended, other than a
+/// rented house's landlord), with the house's community and their birth
+/// date.
 pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Resident>> {
     let mut house_community = HashMap::new();
     store.for_each_base(BaseKind::House, |r| {
         if let BaseRecord::House(h) = r {
-            house_community.insert(h.id, h.community);
+            house_community.insert(h.id, (h.community, h.usage));
         }
         Ok(())
     })?;
@@ -232,7 +302,8 @@ pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Residen
         if let BaseRecord::Residence(r) = r
             && r.since.is_none_or(|s| s <= at)
             && r.until.is_none_or(|u| u > at)
-            && let Some(c) = house_community.get(&r.house)
+            && let Some((c, usage)) = house_community.get(&r.house)
+            && r.is_occupant(*usage)
         {
             out.push(Resident {
                 person: r.person,

@@ -32,8 +32,8 @@ use std::sync::Mutex;
 use chrono::Datelike;
 use model::{
     BaseKind, BaseRecord, Clock, CommunityId, Device, DeviceKind, Direction, Event, EventBody,
-    EventId, EventKind, Feature, HouseUse, NodeRef, PersonId, Plate, RelKind, Residence,
-    ResidenceRole, Timestamp,
+    EventId, EventKind, Feature, NodeRef, PersonId, Plate, RelKind, Residence, ResidenceRole,
+    Timestamp,
 };
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
@@ -1922,7 +1922,7 @@ pub(crate) fn house_registers(
 /// Occupants of a house are its registrations other than the owner of a
 /// rented house (the landlord).
 pub(crate) fn is_occupant(r: &Residence, house: Option<&model::House>) -> bool {
-    r.role != ResidenceRole::Owner || house.and_then(|h| h.usage) != Some(HouseUse::Rent)
+    r.is_occupant(house.and_then(|h| h.usage))
 }
 
 /// The unit doors of a unit.

@@ -133,6 +133,14 @@ pub struct Residence {
     pub until: Option<Timestamp>,
 }
 
+impl Residence {
+    /// Whether the registration makes the person an occupant of a house of
+    /// this use: every role but the owner of a rented house (its landlord).
+    pub fn is_occupant(&self, usage: Option<HouseUse>) -> bool {
+        self.role != ResidenceRole::Owner || usage != Some(HouseUse::Rent)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vehicle {
     pub plate: Plate,
