@@ -4,7 +4,9 @@
 # preset (26 days, >= 20M events), each ingested once into a cached store
 # (BENCH_DIR, default ~/.cache/anju/bench-analysis). Prints per run the
 # events read, the wall time, events/s and the peak RSS (GNU time), then the
-# per-model precision/recall against the generator's truth.
+# per-model precision/recall against the generator's truth. Then, inside
+# `anju serve`, two scheduled-style jobs through `runAnalysis`: the first
+# reads its whole window, the second only what arrived since (incremental).
 #
 #   scripts/bench-analysis.sh            # town and city
 #   BENCH_PRESETS=town scripts/bench-analysis.sh
@@ -39,6 +41,23 @@ for preset in ${BENCH_PRESETS:-town city}; do
     fi
     echo "== $preset: full analysis job (all models), afresh"
     /usr/bin/time -f "peak RSS %M KiB, wall %e s" \
-        "$anju" --store "$store" analyze --afresh 2>&1 | tail -n 4
+        "$anju" --store "$store" analyze --afresh 2>&1 | grep -E "^analysis of|^peak RSS"
     "$anju" --store "$store" evaluate --truth "$work/$preset-truth/truth.json" | head -n 40
+
+    echo "== $preset: jobs inside anju serve (runAnalysis): a full read, then an incremental one"
+    port="${BENCH_PORT:-18182}"
+    printf 'version = 1\n[server]\nanalysis_every_mins = 0\n' >"$work/serve.toml"
+    "$anju" --config "$work/serve.toml" --store "$store" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    for job in full incremental; do
+        curl -s -H 'Content-Type: application/json' "http://127.0.0.1:$port/graphql" \
+            -d '{"query":"mutation { runAnalysis { days sightingsRead seconds alertsRaised } }"}' |
+            python3 -c "import json,sys; r=json.load(sys.stdin)['data']['runAnalysis']; print('$job job: %d day end(s), %d sightings read, %.2f s' % (r['days'], r['sightingsRead'], r['seconds']))"
+    done
+    kill "$server"
+    wait "$server" 2>/dev/null || true
 done

@@ -126,11 +126,40 @@ pub struct Pass {
     pub scope: Option<BTreeSet<NodeRef>>,
     /// Sightings read (each once, whatever the number of runs).
     pub read: u64,
+    /// Seconds spent reading the sightings and registers, and judging.
+    pub read_secs: f64,
+    pub judge_secs: f64,
+}
+
+/// The sightings a scheduled job keeps for the next one (see
+/// [`params::Incremental`]).
+#[derive(Debug, Default)]
+pub struct Cache {
+    profiles: Option<profile::Profiles>,
+    /// The span the profiles hold: `[from, to)`.
+    span: Option<(Timestamp, Timestamp)>,
+    full_read: Option<std::time::Instant>,
+}
+
+impl Cache {
+    /// Forget what is kept (the next job reads its window in full).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// An incremental job: the sightings kept since the last job, and the
+/// entities with an active tag (judged whether seen again or not).
+#[derive(Debug)]
+pub struct Incremental<'a> {
+    pub cache: &'a mut Cache,
+    pub tagged: &'a BTreeSet<NodeRef>,
 }
 
 /// Runs every model at each local day end after `since` (default: the
 /// start of the data) and at `until` (default: the end of the data),
-/// reading the sightings of the span once.
+/// reading the sightings of the span once — or, for an incremental job of
+/// all communities, only those that arrived since the last job.
 pub fn analyze(
     store: &graph::RocksStore,
     clock: Clock,
@@ -138,6 +167,7 @@ pub fn analyze(
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     communities: Option<&BTreeSet<model::CommunityId>>,
+    incremental: Option<Incremental<'_>>,
 ) -> graph::Result<Pass> {
     let Some((first, last)) = profile::data_span(store)? else {
         return Ok(Pass::default());
@@ -159,16 +189,66 @@ pub fn analyze(
         day = next;
     }
     ats.push(until);
+    let t0 = std::time::Instant::now();
     let window = i64::from(params.longest_window_days()) * 86_400_000;
     let from = Timestamp(ats[0].0 - window);
-    let profiles = profile::Profiles::scan(store, from, until, communities)?;
+    let local;
+    let mut focus = None;
+    let read;
+    let profiles: &profile::Profiles = match incremental {
+        Some(inc) if communities.is_none() => {
+            let c = inc.cache;
+            let full_every = std::time::Duration::from_secs(
+                u64::from(params.incremental.full_read_hours) * 3600,
+            );
+            let late = i64::from(params.incremental.late_hours) * 3_600_000;
+            let kept_to = c
+                .span
+                .filter(|(f, t)| *f <= from && *t >= from && *t <= until)
+                .map(|(_, t)| t);
+            let fresh = c.full_read.is_some_and(|t| t.elapsed() < full_every);
+            match (c.profiles.as_mut(), kept_to) {
+                (Some(kept), Some(kept_to)) if fresh => {
+                    let newer = profile::Profiles::scan(
+                        store,
+                        Timestamp((kept_to.0 - late).max(from.0)),
+                        until,
+                        None,
+                    )?;
+                    read = newer.read;
+                    let mut seen: BTreeSet<NodeRef> = newer.by_subject.keys().cloned().collect();
+                    seen.extend(inc.tagged.iter().cloned());
+                    focus = Some(seen);
+                    kept.merge(newer, from);
+                }
+                _ => {
+                    let p = profile::Profiles::scan(store, from, until, None)?;
+                    read = p.read;
+                    c.profiles = Some(p);
+                    c.full_read = Some(std::time::Instant::now());
+                }
+            }
+            c.span = Some((from, until));
+            &*c.profiles.get_or_insert_with(profile::Profiles::default)
+        }
+        _ => {
+            local = profile::Profiles::scan(store, from, until, communities)?;
+            read = local.read;
+            &local
+        }
+    };
     let vehicle_homes = profile::vehicle_homes(store)?;
     let houses = profile::houses(store, communities)?;
+    let mut read_secs = t0.elapsed().as_secs_f64();
+    let mut judge_secs = 0.0;
     let mut runs = Vec::with_capacity(ats.len());
     let mut scope: Option<BTreeSet<NodeRef>> =
         communities.map(|_| profiles.by_subject.keys().cloned().collect());
     for at in ats {
+        let t = std::time::Instant::now();
         let mut residents = profile::residents(store, at)?;
+        read_secs += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         if let Some(cs) = communities {
             residents.retain(|r| cs.contains(&r.community));
         }
@@ -179,23 +259,27 @@ pub fn analyze(
             }
         }
         let mut findings = persons::run(
-            &profiles,
+            profiles,
             &residents,
             &vehicle_homes,
             at,
             first,
             clock,
             params,
+            focus.as_ref(),
         );
         findings.extend(houses::run(
-            &profiles, &residents, &houses, at, clock, params,
+            profiles, &residents, &houses, at, clock, params,
         ));
         runs.push(Run { at, findings });
+        judge_secs += t.elapsed().as_secs_f64();
     }
     Ok(Pass {
         runs,
         scope,
-        read: profiles.read,
+        read,
+        read_secs,
+        judge_secs,
     })
 }
 

@@ -32,6 +32,29 @@ pub struct Params {
     pub unregistered_rental: UnregisteredRental,
     pub group_rental: GroupRental,
     pub gathering_point: GatheringPoint,
+    pub incremental: Incremental,
+}
+
+/// The scheduled job inside `anju serve` keeps the window's sightings
+/// between runs and reads only those of the last `late_hours` before where
+/// the previous run ended and after (sightings arriving later than that are
+/// read by the next full read, at least every `full_read_hours`); the
+/// sighting models then judge only the subjects seen in what was read and
+/// those with an active tag.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Incremental {
+    pub late_hours: u32,
+    pub full_read_hours: u32,
+}
+
+impl Default for Incremental {
+    fn default() -> Self {
+        Self {
+            late_hours: 6,
+            full_read_hours: 24,
+        }
+    }
 }
 
 /// Who comes home to a house at night, read by the house models: a person
@@ -391,6 +414,7 @@ impl Default for Params {
             unregistered_rental: UnregisteredRental::default(),
             group_rental: GroupRental::default(),
             gathering_point: GatheringPoint::default(),
+            incremental: Incremental::default(),
         }
     }
 }

@@ -462,7 +462,9 @@ pub fn not_home_overnight(
 
 /// Runs the sighting models over `profiles` as of `to`; the absence models
 /// (reclusive, moved out) only when the data reaches back over their whole
-/// window (`data_from`).
+/// window (`data_from`). With a `focus`, the models that only a new
+/// sighting can make true judge only the subjects in it.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     profiles: &Profiles,
     residents: &[Resident],
@@ -471,6 +473,7 @@ pub fn run(
     data_from: model::Timestamp,
     clock: model::Clock,
     p: &params::Params,
+    focus: Option<&BTreeSet<NodeRef>>,
 ) -> Vec<Finding> {
     let mut homes: BTreeMap<&PersonId, BTreeSet<CommunityId>> = BTreeMap::new();
     for r in residents {
@@ -495,12 +498,29 @@ pub fn run(
     };
     let no_categories = Vec::new();
     for (subject, seen) in &profiles.by_subject {
+        // a subject not seen since the last job, without an active tag, was
+        // not nocturnal (…) then and cannot have become so since
+        let presence = focus.is_none_or(|f| f.contains(subject));
         match subject {
             NodeRef::Person(_) | NodeRef::Stranger(_) => {
                 let home = match subject {
                     NodeRef::Person(id) => homes.get(id).unwrap_or(&none),
                     _ => &none,
                 };
+                if let NodeRef::Person(_) = subject {
+                    out.extend(not_home_overnight(
+                        "not_home_overnight",
+                        subject,
+                        seen,
+                        home,
+                        to,
+                        clock,
+                        &p.not_home_overnight,
+                    ));
+                }
+                if !presence {
+                    continue;
+                }
                 out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
                 out.extend(frequent_night_outs(
                     subject,
@@ -522,17 +542,6 @@ pub fn run(
                     &casing,
                     &p.theft_casing,
                 ));
-                if let NodeRef::Person(_) = subject {
-                    out.extend(not_home_overnight(
-                        "not_home_overnight",
-                        subject,
-                        seen,
-                        home,
-                        to,
-                        clock,
-                        &p.not_home_overnight,
-                    ));
-                }
                 if unreg.covered_by(data_from) {
                     out.extend(unregistered_resident(
                         subject,
@@ -552,25 +561,11 @@ pub fn run(
                     .cloned()
                     .collect();
                 let seen = &passes;
-                out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
-                out.extend(crate::vehicles::night_return(
-                    subject,
-                    seen,
-                    &night_ret,
-                    &p.vehicle_night_return,
-                ));
                 out.extend(crate::vehicles::zombie(
                     subject,
                     seen,
                     &all,
                     &p.zombie_vehicle,
-                ));
-                out.extend(crate::vehicles::muck(subject, seen, &muck, &p.vehicle_muck));
-                out.extend(crate::key::high_risk_origin(
-                    subject,
-                    seen,
-                    &Window::last_days(to, p.high_risk_origin.window_days, clock),
-                    &p.high_risk_origin,
                 ));
                 if let NodeRef::Vehicle(plate) = subject
                     && let Some(c) = vehicle_homes.get(plate)
@@ -586,6 +581,23 @@ pub fn run(
                         &p.not_home_overnight,
                     ));
                 }
+                if !presence {
+                    continue;
+                }
+                out.extend(nocturnal(subject, seen, &noct, &p.nocturnal));
+                out.extend(crate::vehicles::night_return(
+                    subject,
+                    seen,
+                    &night_ret,
+                    &p.vehicle_night_return,
+                ));
+                out.extend(crate::vehicles::muck(subject, seen, &muck, &p.vehicle_muck));
+                out.extend(crate::key::high_risk_origin(
+                    subject,
+                    seen,
+                    &Window::last_days(to, p.high_risk_origin.window_days, clock),
+                    &p.high_risk_origin,
+                ));
             }
             _ => {}
         }

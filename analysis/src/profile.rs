@@ -231,6 +231,43 @@ impl Profiles {
         Ok(out)
     }
 
+    /// Adds the sightings of a later read (which may overlap this one: a
+    /// sighting is kept once) and forgets those before `keep_from`. The
+    /// devices, and the categories of the persons `newer` saw, are
+    /// `newer`'s.
+    pub fn merge(&mut self, newer: Profiles, keep_from: Timestamp) {
+        for (n, mut seen) in newer.by_subject {
+            let v = self.by_subject.entry(n).or_default();
+            v.append(&mut seen);
+            v.sort_by(|a, b| a.time.cmp(&b.time).then(a.event.cmp(&b.event)));
+            v.dedup_by(|a, b| a.event == b.event);
+        }
+        self.by_subject.retain(|_, v| {
+            v.retain(|s| s.time >= keep_from);
+            !v.is_empty()
+        });
+        for (h, ts) in newer.house_activity {
+            let v = self.house_activity.entry(h).or_default();
+            v.extend(ts);
+            v.sort();
+            v.dedup();
+        }
+        self.house_activity.retain(|_, v| {
+            v.retain(|t| *t >= keep_from);
+            !v.is_empty()
+        });
+        self.categories.extend(newer.categories);
+        self.device_names = newer.device_names;
+        self.unit_doors = newer.unit_doors;
+        self.visits.extend(newer.visits);
+        self.visits.retain(|v| v.time >= keep_from);
+        self.visits
+            .sort_by(|a, b| a.time.cmp(&b.time).then(a.event.cmp(&b.event)));
+        self.visits
+            .dedup_by(|a, b| a.event == b.event && a.visitor == b.visitor);
+        self.read += newer.read;
+    }
+
     /// Every subject's sightings per device, in time order: who else was at
     /// a device around a moment.
     pub fn by_device(&self) -> HashMap<&DeviceId, Vec<(Timestamp, &NodeRef)>> {

@@ -32,6 +32,10 @@ pub struct Report {
     pub at: Option<Timestamp>,
     pub read: u64,
     pub secs: f64,
+    /// Of `secs`: reading sightings and registers, judging, keeping tags
+    /// and alerts.
+    pub read_secs: f64,
+    pub judge_secs: f64,
     /// Per model: tags new, changed, unchanged, retired over the job.
     pub applied: BTreeMap<String, tagbook::Applied>,
     /// Per model: findings at the last instant judged.
@@ -64,7 +68,9 @@ pub fn models(names: &[String]) -> Result<Vec<&'static str>, String> {
 /// Runs `models` from `since` (default: the last full job's end, else the
 /// start of the data) to `until` (default: the end of the data), for the
 /// communities of `region` (and below) if given. Only a job of all models
-/// and regions moves the checkpoint.
+/// and regions moves the checkpoint; such a job reads incrementally with a
+/// `cache` (the schedule inside `anju serve`).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     store: &RocksStore,
     clock: Clock,
@@ -73,7 +79,9 @@ pub fn run(
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     region: Option<&model::RegionCode>,
+    cache: Option<&std::sync::Mutex<analysis::Cache>>,
 ) -> graph::Result<Report> {
+    let whole = models.len() == analysis::MODELS.len() && region.is_none();
     // a region's job reads only its communities' devices and residents
     let communities = match region {
         None => None,
@@ -97,10 +105,33 @@ pub fn run(
             .and_then(|v| v.try_into().ok().map(|b| Timestamp(i64::from_le_bytes(b)))),
     };
     let t0 = Instant::now();
-    let pass = analysis::analyze(store, clock, params, since, until, communities.as_ref())?;
+    let mut guard = match cache {
+        Some(c) if whole => Some(c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        _ => None,
+    };
+    let tagged = match guard {
+        Some(_) => active_entities(store)?,
+        None => Default::default(),
+    };
+    let incremental = guard.as_deref_mut().map(|cache| analysis::Incremental {
+        cache,
+        tagged: &tagged,
+    });
+    let pass = analysis::analyze(
+        store,
+        clock,
+        params,
+        since,
+        until,
+        communities.as_ref(),
+        incremental,
+    )?;
+    drop(guard);
     let mut report = Report {
         days: pass.runs.len(),
         read: pass.read,
+        read_secs: pass.read_secs,
+        judge_secs: pass.judge_secs,
         ..Report::default()
     };
     for run in &pass.runs {
@@ -118,12 +149,27 @@ pub fn run(
         for f in &last.findings {
             *report.active.entry(f.model).or_default() += 1;
         }
-        if models.len() == analysis::MODELS.len() && region.is_none() {
+        if whole {
             store.app_write(&[(CHECKPOINT.to_vec(), Some(last.at.0.to_le_bytes().to_vec()))])?;
         }
     }
     report.secs = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The entities with an active tag of any model.
+fn active_entities(
+    store: &RocksStore,
+) -> graph::Result<std::collections::BTreeSet<model::NodeRef>> {
+    let mut out = std::collections::BTreeSet::new();
+    for m in analysis::MODELS {
+        for t in tagbook::tags(store, m, true)? {
+            if let Ok(n) = model::NodeRef::parse(&t.entity) {
+                out.insert(n);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Raises an alert for every alerting finding of the pass — once per

@@ -61,18 +61,22 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
         since,
         until,
         region.as_ref(),
+        None,
     )?;
     let Some(at) = r.at else {
         say!("the store holds no sightings: nothing to analyse");
         return Ok(ExitCode::SUCCESS);
     };
     say!(
-        "analysis of {} day(s) up to {} ({} sightings read, {:.2} s: {:.0} sightings/s; peak RSS {:.0} MiB)",
+        "analysis of {} day(s) up to {} ({} sightings read, {:.2} s: {:.0} sightings/s — reading {:.2} s, judging {:.2} s, keeping tags {:.2} s; peak RSS {:.0} MiB)",
         r.days,
         clock.to_local(at).to_rfc3339(),
         r.read,
         r.secs,
         r.read as f64 / r.secs.max(1e-6),
+        r.read_secs,
+        r.judge_secs,
+        (r.secs - r.read_secs - r.judge_secs).max(0.0),
         sysinfo::peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
     );
     say!(

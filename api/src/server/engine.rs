@@ -73,6 +73,8 @@ pub struct Engine {
     pub projector: Projector,
     project_lock: Mutex<()>,
     analysis_lock: Mutex<()>,
+    /// The sightings the scheduled job keeps between runs.
+    analysis_cache: Mutex<analysis::Cache>,
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     pub alerts_tx: broadcast::Sender<Alert>,
@@ -104,6 +106,7 @@ impl Engine {
             projector,
             project_lock: Mutex::new(()),
             analysis_lock: Mutex::new(()),
+            analysis_cache: Mutex::new(analysis::Cache::default()),
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             alerts_tx: tx,
@@ -240,7 +243,10 @@ impl Engine {
             .projector
             .projection(&store)
             .map_err(|e| graph::Error::Storage(format!("{e:#}")))?;
-        p.merge(a, into)
+        let stats = p.merge(a, into)?;
+        // the kept sightings name the merged archive: read them afresh
+        lock(&self.analysis_cache).clear();
+        Ok(stats)
     }
 
     /// Runs the analysis job (one at a time): tags kept, alerts raised and
@@ -259,6 +265,7 @@ impl Engine {
             None,
             None,
             None,
+            Some(&self.analysis_cache),
         )?;
         self.metrics
             .alerts_raised

@@ -114,3 +114,62 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
         assert_eq!((cols[2], cols[5]), ("0", "0"), "{again}");
     }
 }
+
+/// Daily jobs that keep their sightings (the schedule inside `anju serve`)
+/// read far less and leave exactly the tags that daily jobs reading their
+/// whole window leave.
+#[test]
+fn incremental_jobs_read_less_and_tag_alike() {
+    use api::{analysis_job, tagbook};
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_city(dir.path(), 5, 35, "data");
+    let path = dir.path().join("store");
+    ok(&mut ingest(&path, &[&data]));
+    let store = graph::RocksStore::open(&graph::StoreConfig::new(&path)).unwrap();
+    let config = api::config::Config::default();
+    let clock = config.clock().unwrap();
+    let mut params = config.analysis.clone();
+    params.high_risk_origin.prefixes = vec!["滇H".into()];
+    let (first, last) = analysis::profile::data_span(&store).unwrap().unwrap();
+    // every local day end of the data, then its end
+    let mut untils = Vec::new();
+    let mut day = clock.local_date(first);
+    loop {
+        day = day.succ_opt().unwrap();
+        let end = clock
+            .from_local(day.and_time(chrono::NaiveTime::MIN))
+            .unwrap();
+        if end > last {
+            break;
+        }
+        untils.push(Some(end));
+    }
+    untils.push(None);
+    let everything = |store: &graph::RocksStore| -> Vec<String> {
+        analysis::MODELS
+            .iter()
+            .flat_map(|m| tagbook::tags(store, m, false).unwrap())
+            .map(|t| serde_json::to_string(&t).unwrap())
+            .collect()
+    };
+    let models = analysis_job::models(&[]).unwrap();
+    let jobs = |cache: Option<&std::sync::Mutex<analysis::Cache>>| -> (u64, Vec<String>) {
+        analysis_job::reset(&store).unwrap();
+        let mut read = 0;
+        for until in &untils {
+            let r = analysis_job::run(&store, clock, &params, &models, None, *until, None, cache)
+                .unwrap();
+            read += r.read;
+        }
+        (read, everything(&store))
+    };
+    let (read_whole, whole) = jobs(None);
+    let cache = std::sync::Mutex::new(analysis::Cache::default());
+    let (read_kept, kept) = jobs(Some(&cache));
+    assert!(whole.len() > 40, "{} tags", whole.len());
+    assert_eq!(kept, whole);
+    assert!(
+        read_kept * 5 < read_whole,
+        "read {read_kept} sightings incrementally, {read_whole} in whole windows"
+    );
+}
