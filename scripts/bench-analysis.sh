@@ -4,7 +4,8 @@
 # preset (26 days, >= 20M events), each ingested once into a cached store
 # (BENCH_DIR, default ~/.cache/anju/bench-analysis). Prints per run the
 # events read, the wall time, events/s and the peak RSS (GNU time), then the
-# per-model precision/recall against the generator's truth. Then, inside
+# per-model precision/recall against the generator's truth (with the demo
+# deployment's configuration, scripts/demo.toml: its high-risk prefixes). Then, inside
 # `anju serve`, two scheduled-style jobs through `runAnalysis`: the first
 # reads its whole window, the second only what arrived since (incremental).
 #
@@ -41,12 +42,12 @@ for preset in ${BENCH_PRESETS:-town city}; do
     fi
     echo "== $preset: full analysis job (all models), afresh"
     /usr/bin/time -f "peak RSS %M KiB, wall %e s" \
-        "$anju" --store "$store" analyze --afresh 2>&1 | grep -E "^analysis of|^peak RSS"
+        "$anju" --config scripts/demo.toml --store "$store" analyze --afresh 2>&1 | grep -E "^analysis of|^peak RSS"
     "$anju" --store "$store" evaluate --truth "$work/$preset-truth/truth.json" | head -n 40
 
     echo "== $preset: jobs inside anju serve (runAnalysis): a full read, then an incremental one"
     port="${BENCH_PORT:-18182}"
-    printf 'version = 1\n[server]\nanalysis_every_mins = 0\n' >"$work/serve.toml"
+    { cat scripts/demo.toml; printf '\n[server]\nanalysis_every_mins = 0\n'; } >"$work/serve.toml"
     "$anju" --config "$work/serve.toml" --store "$store" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
     server=$!
     for _ in $(seq 1 600); do

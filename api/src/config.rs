@@ -173,6 +173,10 @@ pub struct Identity {
     pub representative_below: f32,
     /// HNSW search breadth (higher: better recall, slower).
     pub ef_search: usize,
+    /// Attribute faces on the server (the face index, stranger archives).
+    /// Off: only captures carrying a person id (matched by the device, as
+    /// many face gates do) are sightings, and no face is indexed.
+    pub attribute_faces: bool,
 }
 
 impl Default for Identity {
@@ -183,6 +187,7 @@ impl Default for Identity {
             representatives: 4,
             representative_below: 0.9,
             ef_search: 128,
+            attribute_faces: true,
         }
     }
 }

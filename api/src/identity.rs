@@ -140,6 +140,9 @@ impl Identities {
 
 impl FaceMatcher for Identities {
     fn register(&self, person: &PersonId, face: &Feature, community: Option<&CommunityId>) {
+        if !self.params.attribute_faces {
+            return;
+        }
         let entity = NodeRef::Person(person.clone()).to_string();
         self.index.remove(&entity);
         if let Err(e) = self
@@ -156,6 +159,9 @@ impl FaceMatcher for Identities {
         capture: &Capture<'_>,
         strangers: bool,
     ) -> Option<NodeRef> {
+        if !self.params.attribute_faces {
+            return None;
+        }
         if let Some(h) = self.best(
             feature,
             "person",
@@ -181,7 +187,7 @@ impl FaceMatcher for Identities {
     }
 
     fn observe(&self, who: &NodeRef, feature: &Feature, capture: &Capture<'_>) {
-        if !matches!(who, NodeRef::Stranger(_)) {
+        if !self.params.attribute_faces || !matches!(who, NodeRef::Stranger(_)) {
             return;
         }
         let entity = who.to_string();
@@ -208,6 +214,9 @@ impl FaceMatcher for Identities {
     }
 
     fn claims(&self, _person: &PersonId, face: &Feature) -> Vec<NodeRef> {
+        if !self.params.attribute_faces {
+            return Vec::new();
+        }
         let filter = FaceFilter {
             kind: Some("stranger"),
             ..FaceFilter::default()

@@ -213,3 +213,65 @@ fn an_investigator_merges_a_stranger_archive_into_a_person() {
         "the wrong merge shows: {m}"
     );
 }
+
+/// With `identity.attribute_faces = false` (faces matched on the devices),
+/// captures carrying a person id are still sightings; nothing is indexed and
+/// no stranger archive is formed.
+#[test]
+fn without_server_side_attribution_only_device_matched_captures_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_city(dir.path(), 3, 3, "data");
+    let config = dir.path().join("anju.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[identity]\nattribute_faces = false\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let with_config = |args: &[&str]| {
+        ok(anju()
+            .arg("--config")
+            .arg(&config)
+            .arg("--store")
+            .arg(&store)
+            .args(args))
+    };
+    with_config(&["ingest", "--progress", "none", data.to_str().unwrap()]);
+    let stats: Value = serde_json::from_str(&with_config(&["faces", "stats"])).unwrap();
+    assert_eq!(
+        (stats["archives"].as_u64(), stats["vectors"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // a capture the device matched is the person's sighting; an unmatched
+    // one is nobody's
+    let events = std::fs::read_dir(data.join("events"))
+        .unwrap()
+        .flat_map(|f| {
+            std::fs::read_to_string(f.unwrap().path())
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| v["type"] == "face_capture")
+        .collect::<Vec<_>>();
+    let matched = events.iter().find(|v| v["person"].is_string()).unwrap();
+    let person = matched["person"].as_str().unwrap();
+    let items = |node: String| -> Vec<Value> {
+        let out = with_config(&["timeline", &node, "--limit", "100000"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["items"].as_array().unwrap().clone()
+    };
+    assert!(
+        items(format!("person:{person}"))
+            .iter()
+            .any(|s| s["event"] == matched["id"])
+    );
+    let unmatched = events.iter().find(|v| v["person"].is_null()).unwrap();
+    let at_device = items(format!("device:{}", unmatched["device"].as_str().unwrap()));
+    let seen = at_device
+        .iter()
+        .find(|s| s["event"] == unmatched["id"])
+        .unwrap_or_else(|| panic!("{at_device:?}"));
+    assert_eq!(seen["subjects"], serde_json::json!([]), "{seen}");
+}
