@@ -58,6 +58,8 @@ pub struct Attribution<'a> {
     /// Visitor → the houses named by their registrations, latest last.
     visited: HashMap<&'a NodeRef, Vec<&'a HouseId>>,
     regular_nights: usize,
+    together_ms: i64,
+    clock: model::Clock,
 }
 
 impl<'a> Attribution<'a> {
@@ -112,6 +114,8 @@ impl<'a> Attribution<'a> {
             occupants,
             visited,
             regular_nights: p.regular_nights as usize,
+            together_ms: i64::from(p.together_minutes) * 60_000,
+            clock: w.clock,
         }
     }
 
@@ -132,9 +136,9 @@ impl<'a> Attribution<'a> {
 
     /// The house of `unit` the subject belongs to: where registered, else
     /// the one named by their latest visitor registration there, else the
-    /// house whose occupants entered the unit on the most of the subject's
-    /// nights — at least `regular_nights` of them, and more than any other
-    /// house's.
+    /// house whose occupants they came home with — entering within
+    /// `together_minutes` of one of them on at least `regular_nights`
+    /// nights, more than with any other house's.
     pub fn house_of(&self, unit: &UnitKey, who: &NodeRef) -> Option<(&'a HouseId, Because)> {
         if let NodeRef::Person(p) = who
             && let Some(h) = self
@@ -152,20 +156,29 @@ impl<'a> Attribution<'a> {
             return Some((h, Because::Visitor));
         }
         let entrants = self.units.get(unit)?;
-        let mine = &entrants.get(who)?.nights;
+        let mine = &entrants.get(who)?.events;
         let mut best: Vec<(usize, &HouseId)> = self
             .houses(unit)
             .iter()
             .map(|h| {
-                let theirs: BTreeSet<&NaiveDate> = self
+                let mut theirs: Vec<model::Timestamp> = self
                     .occupants(&h.id)
                     .iter()
                     .filter_map(|p| entrants.get(&NodeRef::Person((*p).clone())))
-                    .flat_map(|e| &e.nights)
+                    .flat_map(|e| e.events.iter().map(|(t, _)| *t))
                     .collect();
-                (mine.iter().filter(|n| theirs.contains(n)).count(), &h.id)
+                theirs.sort_unstable();
+                let together: BTreeSet<NaiveDate> = mine
+                    .iter()
+                    .filter(|(t, _)| {
+                        let i = theirs.partition_point(|o| o.0 < t.0 - self.together_ms);
+                        theirs.get(i).is_some_and(|o| o.0 <= t.0 + self.together_ms)
+                    })
+                    .filter_map(|(t, _)| self.clock.night_of(*t))
+                    .collect();
+                (together.len(), &h.id)
             })
-            .filter(|(shared, _)| *shared >= self.regular_nights)
+            .filter(|(nights, _)| *nights >= self.regular_nights)
             .collect();
         best.sort_by_key(|b| std::cmp::Reverse(b.0));
         match best.as_slice() {
@@ -533,11 +546,12 @@ mod tests {
         let houses = vec![a.clone(), b.clone()];
         let residents = vec![resident("PA", &a), resident("PB", &b)];
         let mut p = profiles();
-        // PA comes home at night on 10 nights, PB on 4 of them
+        // the strangers come home 10 minutes after PA on 10 nights, 11
+        // minutes after PB on 10 nights (not together)
         enters(&mut p, &person("PA"), 1..=10, 22, 30);
-        enters(&mut p, &person("PB"), 1..=4, 23, 30);
+        enters(&mut p, &person("PB"), 1..=10, 22, 29);
         for s in ["S1", "S2", "S3"] {
-            enters(&mut p, &stranger(s), 1..=10, 23, 0);
+            enters(&mut p, &stranger(s), 1..=10, 22, 40);
         }
         let w = window();
         let at = Attribution::new(&p, &residents, &houses, &w, &params.night_entrants);
@@ -554,8 +568,15 @@ mod tests {
             judge(&p, &residents, &houses, &params),
             [("unregistered_rental".into(), "C1-1-1-101".into())]
         );
-        // both houses' occupants on the same nights: no house leads
-        enters(&mut p, &person("PB"), 5..=10, 23, 30);
+        // on 7 of those nights PB comes home with them too: still PA's
+        enters(&mut p, &person("PB"), 1..=7, 22, 45);
+        let at = Attribution::new(&p, &residents, &houses, &w, &params.night_entrants);
+        assert_eq!(
+            at.house_of(unit, &stranger("S1")),
+            Some((&a.id, Because::CoEntry))
+        );
+        // on all 10: no house leads
+        enters(&mut p, &person("PB"), 8..=10, 22, 45);
         let at = Attribution::new(&p, &residents, &houses, &w, &params.night_entrants);
         assert_eq!(at.house_of(unit, &stranger("S1")), None);
         assert!(judge(&p, &residents, &houses, &params).is_empty());
@@ -594,7 +615,8 @@ mod tests {
             enters(&mut p, &stranger(s), 1..=20, 23, 0);
         }
         assert!(judge(&p, &residents, &big, &params).is_empty());
-        enters(&mut p, &stranger("S4"), 3..=22, 0, 30);
+        // one more, coming home with T2 (through the door 5 minutes before)
+        enters(&mut p, &stranger("S4"), 3..=22, 23, 5);
         assert_eq!(
             judge(&p, &residents, &big, &params),
             [("group_rental".into(), "C1-1-1-101".into())]

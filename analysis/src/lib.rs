@@ -156,6 +156,40 @@ pub struct Incremental<'a> {
     pub tagged: &'a BTreeSet<NodeRef>,
 }
 
+/// How far a pass is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The sightings are read; `days` day ends are to be judged.
+    Read { sightings: u64, days: usize },
+    /// `done` of the day ends are judged.
+    Judged { done: usize, days: usize },
+}
+
+/// What a pass judges, and how.
+#[derive(Default)]
+pub struct Job<'a> {
+    /// Judge each local day end after this (default: the start of the data).
+    pub since: Option<Timestamp>,
+    /// …and this instant (default: the end of the data).
+    pub until: Option<Timestamp>,
+    /// Only these communities' devices and residents.
+    pub communities: Option<&'a BTreeSet<model::CommunityId>>,
+    /// Read only what arrived since the last job (all communities only).
+    pub incremental: Option<Incremental<'a>>,
+    pub progress: Option<&'a mut dyn FnMut(Progress)>,
+}
+
+impl std::fmt::Debug for Job<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("since", &self.since)
+            .field("until", &self.until)
+            .field("communities", &self.communities)
+            .field("incremental", &self.incremental)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs every model at each local day end after `since` (default: the
 /// start of the data) and at `until` (default: the end of the data),
 /// reading the sightings of the span once — or, for an incremental job of
@@ -164,11 +198,15 @@ pub fn analyze(
     store: &graph::RocksStore,
     clock: Clock,
     params: &Params,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-    communities: Option<&BTreeSet<model::CommunityId>>,
-    incremental: Option<Incremental<'_>>,
+    job: Job<'_>,
 ) -> graph::Result<Pass> {
+    let Job {
+        since,
+        until,
+        communities,
+        incremental,
+        mut progress,
+    } = job;
     let Some((first, last)) = profile::data_span(store)? else {
         return Ok(Pass::default());
     };
@@ -241,6 +279,13 @@ pub fn analyze(
     let houses = profile::houses(store, communities)?;
     let mut read_secs = t0.elapsed().as_secs_f64();
     let mut judge_secs = 0.0;
+    let days = ats.len();
+    if let Some(p) = progress.as_mut() {
+        p(Progress::Read {
+            sightings: read,
+            days,
+        });
+    }
     let mut runs = Vec::with_capacity(ats.len());
     let mut scope: Option<BTreeSet<NodeRef>> =
         communities.map(|_| profiles.by_subject.keys().cloned().collect());
@@ -273,6 +318,12 @@ pub fn analyze(
         ));
         runs.push(Run { at, findings });
         judge_secs += t.elapsed().as_secs_f64();
+        if let Some(p) = progress.as_mut() {
+            p(Progress::Judged {
+                done: runs.len(),
+                days,
+            });
+        }
     }
     Ok(Pass {
         runs,

@@ -62,13 +62,15 @@ impl Default for Incremental {
 /// least `regular_nights` of the last `window_days` is a regular night
 /// entrant of the unit, attributed to one of the unit's houses (where
 /// registered, else the house named by their latest visitor registration,
-/// else the house whose occupants entered on the most of the same nights,
-/// at least `regular_nights` of them, when one house leads).
+/// else the house whose occupants they came home with — through the door
+/// within `together_minutes` of one of them — on at least `regular_nights`
+/// nights, when one house leads; else none).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NightEntrants {
     pub window_days: u32,
     pub regular_nights: u32,
+    pub together_minutes: u32,
 }
 
 impl Default for NightEntrants {
@@ -76,6 +78,7 @@ impl Default for NightEntrants {
         Self {
             window_days: 30,
             regular_nights: 8,
+            together_minutes: 10,
         }
     }
 }

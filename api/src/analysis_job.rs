@@ -65,22 +65,47 @@ pub fn models(names: &[String]) -> Result<Vec<&'static str>, String> {
         .collect()
 }
 
-/// Runs `models` from `since` (default: the last full job's end, else the
-/// start of the data) to `until` (default: the end of the data), for the
-/// communities of `region` (and below) if given. Only a job of all models
+/// What one job judges, and how.
+#[derive(Default)]
+pub struct Request<'a> {
+    /// Default: the last full job's end, else the start of the data.
+    pub since: Option<Timestamp>,
+    /// Default: the end of the data.
+    pub until: Option<Timestamp>,
+    /// Only the communities of this region (and below).
+    pub region: Option<&'a model::RegionCode>,
+    /// The sightings kept between jobs (the schedule inside `anju serve`).
+    pub cache: Option<&'a std::sync::Mutex<analysis::Cache>>,
+    pub progress: Option<&'a mut dyn FnMut(analysis::Progress)>,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("since", &self.since)
+            .field("until", &self.until)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `models` over the days of the request. Only a job of all models
 /// and regions moves the checkpoint; such a job reads incrementally with a
-/// `cache` (the schedule inside `anju serve`).
-#[allow(clippy::too_many_arguments)]
+/// `cache`.
 pub fn run(
     store: &RocksStore,
     clock: Clock,
     params: &analysis::Params,
     models: &[&'static str],
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-    region: Option<&model::RegionCode>,
-    cache: Option<&std::sync::Mutex<analysis::Cache>>,
+    req: Request<'_>,
 ) -> graph::Result<Report> {
+    let Request {
+        since,
+        until,
+        region,
+        cache,
+        mut progress,
+    } = req;
     let whole = models.len() == analysis::MODELS.len() && region.is_none();
     // a region's job reads only its communities' devices and residents
     let communities = match region {
@@ -121,10 +146,15 @@ pub fn run(
         store,
         clock,
         params,
-        since,
-        until,
-        communities.as_ref(),
-        incremental,
+        analysis::Job {
+            since,
+            until,
+            communities: communities.as_ref(),
+            incremental,
+            progress: progress
+                .as_mut()
+                .map(|p| &mut **p as &mut dyn FnMut(analysis::Progress)),
+        },
     )?;
     drop(guard);
     let mut report = Report {

@@ -42,11 +42,12 @@ struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum ProgressMode {
+pub(crate) enum ProgressMode {
     /// A bar on a terminal, nothing otherwise.
     Auto,
     Bar,
-    /// One `acked records=N` line on stdout per durable batch.
+    /// One line on stdout per step (`acked records=N` per durable batch of
+    /// an ingest, `judged days=N/M` per day of an analysis).
     Plain,
     None,
 }

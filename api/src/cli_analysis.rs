@@ -32,6 +32,8 @@ pub struct AnalyzeArgs {
     /// parameters changed); alerts already raised stay.
     #[arg(long)]
     pub afresh: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: crate::cli::ProgressMode,
 }
 
 pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
@@ -53,16 +55,48 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
         .as_deref()
         .map(model::RegionCode::new)
         .transpose()?;
+    use std::io::IsTerminal;
+    let mode = a.progress;
+    let show_bar = match mode {
+        crate::cli::ProgressMode::Auto => std::io::stderr().is_terminal(),
+        crate::cli::ProgressMode::Bar => true,
+        _ => false,
+    };
+    let bar = crate::cli::bar_for(
+        show_bar,
+        0,
+        "{spinner} {msg} [{bar:30}] {pos}/{len} days judged, {elapsed}",
+    );
+    bar.set_message("reading sightings");
+    let mut progress = |p: analysis::Progress| match p {
+        analysis::Progress::Read { sightings, days } => {
+            bar.set_length(days as u64);
+            bar.set_message(format!("{sightings} sightings read"));
+            if matches!(mode, crate::cli::ProgressMode::Plain) {
+                say!("read sightings={sightings}");
+            }
+        }
+        analysis::Progress::Judged { done, days } => {
+            bar.set_position(done as u64);
+            if matches!(mode, crate::cli::ProgressMode::Plain) {
+                say!("judged days={done}/{days}");
+            }
+        }
+    };
     let r = crate::analysis_job::run(
         &store,
         clock,
         &config.analysis,
         &models,
-        since,
-        until,
-        region.as_ref(),
-        None,
+        crate::analysis_job::Request {
+            since,
+            until,
+            region: region.as_ref(),
+            progress: Some(&mut progress),
+            ..Default::default()
+        },
     )?;
+    bar.finish_and_clear();
     let Some(at) = r.at else {
         say!("the store holds no sightings: nothing to analyse");
         return Ok(ExitCode::SUCCESS);

@@ -262,10 +262,10 @@ impl Engine {
             self.clock,
             &self.config.analysis,
             models,
-            None,
-            None,
-            None,
-            Some(&self.analysis_cache),
+            crate::analysis_job::Request {
+                cache: Some(&self.analysis_cache),
+                ..Default::default()
+            },
         )?;
         self.metrics
             .alerts_raised

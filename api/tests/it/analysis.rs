@@ -157,8 +157,12 @@ fn incremental_jobs_read_less_and_tag_alike() {
         analysis_job::reset(&store).unwrap();
         let mut read = 0;
         for until in &untils {
-            let r = analysis_job::run(&store, clock, &params, &models, None, *until, None, cache)
-                .unwrap();
+            let req = analysis_job::Request {
+                until: *until,
+                cache,
+                ..Default::default()
+            };
+            let r = analysis_job::run(&store, clock, &params, &models, req).unwrap();
             read += r.read;
         }
         (read, everything(&store))
