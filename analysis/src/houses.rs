@@ -21,7 +21,7 @@ pub enum Because {
     Registered,
     /// Named by the entrant's latest visitor registration.
     Visitor,
-    /// Its occupants came home on the most of the same nights.
+    /// Came home together with its occupants.
     CoEntry,
 }
 
