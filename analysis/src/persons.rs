@@ -327,17 +327,18 @@ pub fn elderly_unseen(
         .find_map(|a| a.1)
         .map(|s| vec![s.event.as_str().to_owned()])
         .unwrap_or_default();
-    Some(
-        Finding::new(
-            "elderly_unseen",
-            NodeRef::Person(person.clone()),
-            w,
-            hours,
-            ev,
-            format!("no sighting and no activity at home for {hours:.1} h of day time"),
-        )
-        .alerting(true),
+    let mut f = Finding::new(
+        "elderly_unseen",
+        NodeRef::Person(person.clone()),
+        w,
+        hours,
+        ev,
+        format!("no sighting and no activity at home for {hours:.1} h of day time"),
     )
+    .alerting(true);
+    // the silence is the situation: it began at the last activity
+    f.from = acts[i].0;
+    Some(f)
 }
 
 /// 夜不归宿: see [`params::NotHomeOvernight`]; the subject must have been

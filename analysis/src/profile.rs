@@ -288,6 +288,54 @@ impl Profiles {
     }
 }
 
+/// The sightings of one subject over `[from, to)` from its own timeline
+/// (for checks of a few subjects; a job reads the devices' timelines).
+pub fn sightings_of(
+    store: &RocksStore,
+    subject: &NodeRef,
+    from: Timestamp,
+    to: Timestamp,
+    devices: &HashMap<DeviceId, model::Device>,
+) -> graph::Result<Vec<Seen>> {
+    let page = graph::timeline::timeline(store, subject, from, to, usize::MAX / 2, false)?;
+    let mut out: Vec<Seen> = page
+        .items
+        .into_iter()
+        .map(|s| {
+            let d = devices.get(&s.device);
+            Seen {
+                time: s.time,
+                community: d.map(|d| d.community.clone()),
+                unit_door: d.is_some_and(|d| d.kind == model::DeviceKind::UnitDoor),
+                event: s.event,
+                device: s.device,
+                kind: s.kind,
+                direction: s.direction,
+                vehicle_kind: None,
+            }
+        })
+        .collect();
+    out.dedup_by(|a, b| a.event == b.event);
+    Ok(out)
+}
+
+/// The times of the events of `devices` over `[from, to)`, in order.
+pub fn device_times(
+    store: &RocksStore,
+    devices: &[&DeviceId],
+    from: Timestamp,
+    to: Timestamp,
+) -> graph::Result<Vec<Timestamp>> {
+    let mut out = Vec::new();
+    for d in devices {
+        let node = NodeRef::Device((*d).clone());
+        let page = graph::timeline::timeline(store, &node, from, to, usize::MAX / 2, false)?;
+        out.extend(page.items.into_iter().map(|s| s.time));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// A person registered at a house at the time of the run.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Resident {

@@ -202,60 +202,68 @@ fn active_entities(
     Ok(out)
 }
 
-/// Raises an alert for every alerting finding of the pass — once per
-/// situation (model, entity, the first evidence event or the window's start).
+/// Raises an alert for every alerting finding of the pass.
 fn raise_alerts(
     store: &RocksStore,
     pass: &analysis::Pass,
     models: &[&str],
 ) -> graph::Result<Vec<Alert>> {
-    let mut new = Vec::new();
-    for run in &pass.runs {
-        for f in run
-            .findings
+    raise(
+        store,
+        pass.runs
             .iter()
-            .filter(|f| f.alert && models.contains(&f.model))
+            .flat_map(|r| &r.findings)
+            .filter(|f| models.contains(&f.model)),
+    )
+}
+
+/// Raises an alert for every alerting finding — once per situation (model,
+/// entity, the first evidence event or the window's start).
+pub fn raise<'a>(
+    store: &RocksStore,
+    findings: impl IntoIterator<Item = &'a analysis::Finding>,
+) -> graph::Result<Vec<Alert>> {
+    let mut new = Vec::new();
+    for f in findings.into_iter().filter(|f| f.alert) {
+        let situation = f
+            .evidence
+            .first()
+            .cloned()
+            .unwrap_or_else(|| f.from.0.to_string());
+        let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
+        if let Some(ev) = f
+            .evidence
+            .last()
+            .map(|e| store.event(e))
+            .transpose()?
+            .flatten()
         {
-            let situation = f
-                .evidence
-                .first()
-                .cloned()
-                .unwrap_or_else(|| f.from.0.to_string());
-            let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
-            if let Some(ev) = f
-                .evidence
-                .last()
-                .map(|e| store.event(e))
-                .transpose()?
-                .flatten()
+            time = ev.time;
+            device = Some(ev.device.as_str().to_owned());
+            if let Some(model::BaseRecord::Device(d)) =
+                store.base(model::BaseKind::Device, ev.device.as_str())?
             {
-                time = ev.time;
-                device = Some(ev.device.as_str().to_owned());
-                if let Some(model::BaseRecord::Device(d)) =
-                    store.base(model::BaseKind::Device, ev.device.as_str())?
+                if let Some(model::BaseRecord::Community(c)) =
+                    store.base(model::BaseKind::Community, d.community.as_str())?
                 {
-                    if let Some(model::BaseRecord::Community(c)) =
-                        store.base(model::BaseKind::Community, d.community.as_str())?
-                    {
-                        region = Some(c.region.as_str().to_owned());
-                    }
-                    community = Some(d.community.as_str().to_owned());
+                    region = Some(c.region.as_str().to_owned());
                 }
+                community = Some(d.community.as_str().to_owned());
             }
-            new.push(NewAlert {
-                dedup: format!("{}/{}/{situation}", f.model, f.entity),
-                kind: f.model.to_owned(),
-                subject: Some(f.entity.to_string()),
-                community,
-                region,
-                device,
-                time,
-                title: format!("{}: {} — {}", f.model, f.entity, f.detail),
-                score: Some(f.score as f32),
-                evidence: f.evidence.clone(),
-                watch_list: None,
-            });
         }
+        new.push(NewAlert {
+            dedup: format!("{}/{}/{situation}", f.model, f.entity),
+            kind: f.model.to_owned(),
+            subject: Some(f.entity.to_string()),
+            community,
+            region,
+            device,
+            time,
+            title: format!("{}: {} — {}", f.model, f.entity, f.detail),
+            score: Some(f.score as f32),
+            evidence: f.evidence.clone(),
+            watch_list: None,
+        });
     }
     let now = Timestamp(chrono::Utc::now().timestamp_millis());
     let (writes, raised) = alerts::raise_writes(store, new, now)?;

@@ -86,6 +86,11 @@ pub struct AlertsSection {
     pub watch_face_threshold: f32,
     /// Device alarms that raise an alert (`fall`, `smoke`, …).
     pub device_alarms: Vec<String>,
+    /// Every this many minutes `anju serve` checks the residents living
+    /// alone (`analysis.elderly_unseen`) against the data's clock — the
+    /// time of the latest event — and raises an alert for a silence (0: off;
+    /// the analysis job still judges them).
+    pub elderly_check_mins: u64,
 }
 
 impl Default for AlertsSection {
@@ -102,6 +107,7 @@ impl Default for AlertsSection {
             ]
             .map(String::from)
             .to_vec(),
+            elderly_check_mins: 5,
         }
     }
 }

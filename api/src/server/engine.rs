@@ -276,6 +276,64 @@ impl Engine {
         Ok(r)
     }
 
+    /// The elderly-unseen timer: each resident of the
+    /// `analysis.elderly_unseen` category is judged now — by the data's
+    /// clock, the time of the latest event, so a pause of intake raises
+    /// nothing — from their own timeline and their home's devices; a silence
+    /// raises one alert (the analysis job would raise the same one once).
+    pub fn check_elderly(&self) -> graph::Result<Vec<Alert>> {
+        let p = &self.config.analysis.elderly_unseen;
+        let store = self.store();
+        let Some((_, last)) = analysis::profile::data_span(&store)? else {
+            return Ok(Vec::new());
+        };
+        let now = Timestamp(last.0.saturating_add(1));
+        let elderly: Vec<analysis::profile::Resident> = analysis::profile::residents(&store, now)?
+            .into_iter()
+            .filter(|r| r.categories.contains(&p.category))
+            .collect();
+        if elderly.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut devices = HashMap::new();
+        let mut in_house: HashMap<model::HouseId, Vec<DeviceId>> = HashMap::new();
+        store.for_each_base(BaseKind::Device, |r| {
+            if let BaseRecord::Device(d) = r {
+                if let Some(h) = &d.house {
+                    in_house.entry(h.clone()).or_default().push(d.id.clone());
+                }
+                devices.insert(d.id.clone(), d);
+            }
+            Ok(())
+        })?;
+        let w = analysis::profile::Window::last_days(now, p.window_days, self.clock);
+        // the silence may have begun before the window
+        let from = Timestamp(w.from.0 - i64::from(p.window_days) * 86_400_000);
+        let mut findings = Vec::new();
+        let mut done = BTreeSet::new();
+        for r in &elderly {
+            if !done.insert(&r.person) {
+                continue;
+            }
+            let node = NodeRef::Person(r.person.clone());
+            let seen = analysis::profile::sightings_of(&store, &node, from, now, &devices)?;
+            let home: Vec<&DeviceId> = in_house.get(&r.house).into_iter().flatten().collect();
+            let home = analysis::profile::device_times(&store, &home, from, now)?;
+            findings.extend(analysis::persons::elderly_unseen(
+                &r.person, &seen, &home, &w, p,
+            ));
+        }
+        let raised = crate::analysis_job::raise(&store, &findings)?;
+        drop(store);
+        self.metrics
+            .alerts_raised
+            .fetch_add(raised.len() as u64, Ordering::Relaxed);
+        for a in &raised {
+            let _ = self.alerts_tx.send(a.clone());
+        }
+        Ok(raised)
+    }
+
     /// How far projection is behind the store (base records, events).
     pub fn lag(&self) -> Result<(u64, u64)> {
         let store = self.store();

@@ -66,6 +66,25 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
                 }
             });
         }
+        let every = engine.config.alerts.elderly_check_mins;
+        if every > 0 {
+            let e = Arc::clone(&engine);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(every * 60));
+                loop {
+                    tick.tick().await;
+                    let e = Arc::clone(&e);
+                    match tokio::task::spawn_blocking(move || e.check_elderly()).await {
+                        Ok(Ok(raised)) if !raised.is_empty() => {
+                            tracing::info!(alerts = raised.len(), "elderly unseen")
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => tracing::warn!(error = %err, "elderly check failed"),
+                        Err(err) => tracing::warn!(error = %err, "elderly check panicked"),
+                    }
+                }
+            });
+        }
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );

@@ -849,3 +849,49 @@ fn unregistered_residents_come_with_registered_look_alikes() {
         }
     });
 }
+
+/// The elderly-unseen timer judges residents living alone by the data's
+/// clock: a day-time silence of 12 h raises one alert, a shorter one (or one
+/// broken by the door sensor at home) none, and checking again raises
+/// nothing new.
+#[test]
+fn the_elderly_timer_raises_one_alert_per_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("city.jsonl");
+    let (gate, sensor, cars) = (
+        "32090200001310000001",
+        "32090200001310000002",
+        "32090200001310000003",
+    );
+    let lines = [
+        json!({"type":"region","code":"320902","name":"亭湖区","level":"district"}),
+        json!({"type":"community","id":"C1","name":"幸福小区","region":"320902"}),
+        json!({"type":"house","id":"C1-1-1-101","community":"C1","building":"1","unit":"1","room":"101"}),
+        json!({"type":"house","id":"C1-1-1-102","community":"C1","building":"1","unit":"1","room":"102"}),
+        json!({"type":"person","id":"E1","name":"王秀英","categories":["elderly_alone"]}),
+        json!({"type":"person","id":"E2","name":"李建国","categories":["elderly_alone"]}),
+        json!({"type":"residence","person":"E1","house":"C1-1-1-101","role":"owner"}),
+        json!({"type":"residence","person":"E2","house":"C1-1-1-102","role":"owner"}),
+        json!({"type":"device","id":gate,"kind":"face_gate","community":"C1"}),
+        json!({"type":"device","id":sensor,"kind":"door_sensor","community":"C1","house":"C1-1-1-102"}),
+        json!({"type":"device","id":cars,"kind":"vehicle_gate","community":"C1"}),
+        json!({"type":"access","id":"a1","device":gate,"time":"2026-10-05T09:00:00+08:00","method":"face","person":"E1"}),
+        json!({"type":"access","id":"a2","device":gate,"time":"2026-10-05T08:00:00+08:00","method":"face","person":"E2"}),
+        json!({"type":"door_sensor","id":"d1","device":sensor,"time":"2026-10-05T10:00:00+08:00","state":"open"}),
+        // the latest event: the data's clock reads 21:30
+        json!({"type":"vehicle_pass","id":"v1","device":cars,"time":"2026-10-05T21:30:00+08:00","plate":"苏J12345"}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let store = dir.path().join("store");
+    ok(&mut ingest(&store, &[&file]));
+    let mut config = Config::default();
+    config.store.path = store;
+    let e = Engine::open(config).unwrap();
+    let raised = e.check_elderly().unwrap();
+    let subjects: Vec<Option<String>> = raised.iter().map(|a| a.subject.clone()).collect();
+    assert_eq!(subjects, [Some("person:E1".to_owned())], "{raised:#?}");
+    assert_eq!(raised[0].kind, "elderly_unseen");
+    assert_eq!(raised[0].evidence, ["a1"]);
+    assert!(e.check_elderly().unwrap().is_empty(), "raised twice");
+}
