@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// The configuration format this build reads.
 pub const CONFIG_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub version: u32,
@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// `anju serve`: where it listens and the limits of its API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     pub listen: String,
@@ -78,7 +78,7 @@ impl Default for ServerSection {
 }
 
 /// Real-time rules on ingest and the alert book.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsSection {
     /// Default cosine similarity for a watch-list face hit (a list may set
@@ -113,7 +113,7 @@ impl Default for AlertsSection {
 }
 
 /// Where relations live and whether ingest keeps them current.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GraphSection {
     /// `rocksdb` (embedded, the default) or `neo4j`.
@@ -134,7 +134,7 @@ impl Default for GraphSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Neo4jSection {
     pub uri: String,
@@ -163,7 +163,7 @@ impl Default for Neo4jSection {
 }
 
 /// Attribution of faces that came without a person id.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Identity {
     /// Cosine similarity at or above which a face is a registered person's
@@ -200,7 +200,7 @@ impl Default for Identity {
 
 /// Where the search indexes (full-text, faces) live. Both are derived from
 /// the store and rebuilt by `anju rebuild`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchSection {
     /// Default: `search/` inside the store's directory (one directory is
@@ -219,7 +219,7 @@ impl Default for SearchSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrajectorySection {
     /// Consecutive sightings within this many meters form one stay.
@@ -238,7 +238,7 @@ impl Default for TrajectorySection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Deployment {
     /// IANA zone for offset-less times and "local night".
@@ -261,7 +261,7 @@ impl Default for Deployment {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Store {
     pub path: PathBuf,
@@ -277,7 +277,7 @@ impl Default for Store {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ingest {
     /// Records per durable write (group commit).
@@ -520,5 +520,22 @@ mod tests {
             cfg.clock().unwrap().night.start,
             NaiveTime::from_hms_opt(23, 30, 0).unwrap()
         );
+    }
+
+    /// The README's configuration block is the defaults it says it is
+    /// (paths aside, which it writes as placeholders).
+    #[test]
+    fn the_readme_shows_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\nversion = 1\n").expect("config block") + 8;
+        let block = &readme[start..start + readme[start..].find("```").unwrap()];
+        let documented: Config = toml::from_str(block).unwrap_or_else(|e| panic!("{e}"));
+        let defaults = Config::default();
+        assert_eq!(documented.analysis, defaults.analysis);
+        assert_eq!(documented.identity, defaults.identity);
+        assert_eq!(documented.alerts, defaults.alerts);
+        assert_eq!(documented.server, defaults.server);
+        assert_eq!(documented.deployment, defaults.deployment);
+        assert_eq!(documented.relations, defaults.relations);
     }
 }
