@@ -4,8 +4,8 @@
 # preset (26 days, >= 20M events), each ingested once into a cached store
 # (BENCH_DIR, default ~/.cache/anju/bench-analysis). Prints per run the
 # events read, the wall time, events/s and the peak RSS (GNU time), then the
-# per-model precision/recall against the generator's truth (with the demo
-# deployment's configuration, scripts/demo.toml: its high-risk prefixes). Then, inside
+# per-model precision/recall against the generator's truth (with the
+# deployment the generated city assumes, its deployment.toml). Then, inside
 # `anju serve`, two scheduled-style jobs through `runAnalysis`: the first
 # reads its whole window, the second only what arrived since (incremental).
 #
@@ -36,11 +36,11 @@ for preset in ${BENCH_PRESETS:-town city}; do
     data="$work/$preset-data"
     store="$work/$preset-store"
     config="$work/$preset.toml"
-    cp scripts/demo.toml "$config"
-    [ "$preset" = city ] && printf '\n[identity]\nattribute_faces = false\n' >>"$config"
     if [ ! -f "$work/$preset.ingested" ]; then
         rm -rf "$data" "$store"
         "$anju" fixtures --preset "$preset" --seed 1 --out "$data"
+        cp "$data/deployment.toml" "$config"
+        [ "$preset" = city ] && printf '\n[identity]\nattribute_faces = false\n' >>"$config"
         /usr/bin/time -f "ingest: peak RSS %M KiB, wall %e s" \
             "$anju" --config "$config" --store "$store" ingest --progress none "$data" 2>&1 | tail -n 2
         mkdir -p "$work/$preset-truth"

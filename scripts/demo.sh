@@ -40,13 +40,14 @@ echo "== search: $name, and the persons whose identity number ends in $suffix"
 echo "== one archive per person: stranger clustering against the city's ground truth"
 "$anju" --store "$data/store" evaluate-faces "$data/demo/faces-truth.csv"
 echo "== analysis: the judgement models over every day of the city, kept as tags and alerts"
-# the demo deployment's configuration lists its high-risk plate prefixes
-"$anju" --config scripts/demo.toml --store "$data/store" analyze
+# the deployment the generated city assumes: its high-risk plate prefixes
+# and sensitive periods (deployment.toml, written by anju fixtures)
+"$anju" --config "$data/demo/deployment.toml" --store "$data/store" analyze
 echo "== the models against the city's planted ground truth (the e-bike rule runs in the server, once it has served)"
-"$anju" --config scripts/demo.toml --store "$data/store" evaluate --truth "$data/demo/truth.json"
+"$anju" --config "$data/demo/deployment.toml" --store "$data/store" evaluate --truth "$data/demo/truth.json"
 if [ -n "${ANJU_DEMO_NO_SERVE:-}" ]; then
     exit 0
 fi
 listen="${ANJU_LISTEN:-127.0.0.1:8080}"
 echo "== the API: playground at http://$listen/ (opens with example queries), GraphQL at http://$listen/graphql; Ctrl-C stops"
-exec "$anju" --config scripts/demo.toml --store "$data/store" serve --listen "$listen"
+exec "$anju" --config "$data/demo/deployment.toml" --store "$data/store" serve --listen "$listen"

@@ -197,8 +197,10 @@ pub fn petitioners(profiles: &Profiles, w: &Window, p: &params::KeyPetitioner) -
         let Some(last) = seen.iter().rfind(|s| s.time < w.to) else {
             continue;
         };
+        // leaving through a unit door counts: not seen at a gate after it,
+        // they left without passing a camera (a car without a read face, an
+        // open estate)
         if last.direction == Some(Direction::Out)
-            && !last.unit_door
             && in_period(last.time)
             && w.to.0 - last.time.0 >= away
             && last.time.0 + away > w.from.0
@@ -386,6 +388,17 @@ mod tests {
             &["key_petitioner"],
             vec![at(13, 0, "G1", Direction::Out, false, "p")],
         );
+        assert!(petitioners(&prof, &window(), &p).is_empty());
+        // out of the unit door at 12:00 and not seen since: 12 h
+        person(
+            &mut prof,
+            "P1",
+            &["key_petitioner"],
+            vec![at(12, 0, "U1", Direction::Out, true, "p")],
+        );
+        assert_eq!(petitioners(&prof, &window(), &p).len(), 1);
+        // …but outside the sensitive period, nothing
+        p.periods[0].from = NaiveDate::from_ymd_opt(2026, 10, 6).unwrap();
         assert!(petitioners(&prof, &window(), &p).is_empty());
     }
 

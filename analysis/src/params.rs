@@ -137,7 +137,7 @@ impl Default for GatheringPoint {
 }
 
 /// Petitioners (上访) leaving during a sensitive period: a person of
-/// `category` last seen leaving (a gate, direction out) and not seen again
+/// `category` last seen leaving (direction out, a gate or a unit door) and not seen again
 /// for `away_hours`, inside one of `periods` (local dates `[from, to]`);
 /// an alert.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

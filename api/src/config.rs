@@ -537,5 +537,16 @@ mod tests {
         assert_eq!(documented.server, defaults.server);
         assert_eq!(documented.deployment, defaults.deployment);
         assert_eq!(documented.relations, defaults.relations);
+        // the sensitive periods as the README's comment writes them
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("key_petitioner = "))
+            .unwrap();
+        let example = &line[line.find("periods = [{").unwrap()..line.find("}]").unwrap() + 2];
+        let cfg: Config = toml::from_str(&format!(
+            "version = 1\n[analysis]\nkey_petitioner = {{ {example} }}"
+        ))
+        .unwrap_or_else(|e| panic!("{example}: {e}"));
+        assert_eq!(cfg.analysis.key_petitioner.periods.len(), 1);
     }
 }

@@ -22,14 +22,9 @@ fn models_find_what_was_planted_and_reruns_change_nothing() {
     let data = small_city(dir.path(), 11, 35, "data");
     let store = dir.path().join("store");
     ok(&mut ingest(&store, &[&data]));
-    // the deployment's list of high-risk plate prefixes (configuration, as
-    // a real deployment sets it)
-    let config = dir.path().join("anju.toml");
-    std::fs::write(
-        &config,
-        "version = 1\n[analysis]\nversion = 1\nhigh_risk_origin = { prefixes = [\"滇H\"] }\n",
-    )
-    .unwrap();
+    // the deployment the city assumes (its high-risk plate prefixes and
+    // sensitive periods), as a real deployment configures them
+    let config = data.join("deployment.toml");
     let first = ok(anju()
         .arg("--config")
         .arg(&config)
