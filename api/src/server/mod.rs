@@ -43,48 +43,33 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
-        let every = engine.config.server.analysis_every_mins;
-        if every > 0 {
-            let e = Arc::clone(&engine);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(every * 60));
-                loop {
-                    tick.tick().await;
-                    let e = Arc::clone(&e);
-                    let done =
-                        tokio::task::spawn_blocking(move || e.run_analysis(analysis::MODELS)).await;
-                    match done {
-                        Ok(Ok(r)) => tracing::info!(
-                            days = r.days,
-                            alerts = r.raised.len(),
-                            secs = r.secs,
-                            "analysis job"
-                        ),
-                        Ok(Err(err)) => tracing::warn!(error = %err, "analysis job failed"),
-                        Err(err) => tracing::warn!(error = %err, "analysis job panicked"),
-                    }
+        every(
+            &engine,
+            engine.config.server.analysis_every_mins,
+            "analysis job",
+            |e| {
+                let r = e.run_analysis(analysis::MODELS)?;
+                tracing::info!(
+                    days = r.days,
+                    alerts = r.raised.len(),
+                    secs = r.secs,
+                    "analysis job"
+                );
+                Ok(())
+            },
+        );
+        every(
+            &engine,
+            engine.config.alerts.elderly_check_mins,
+            "elderly check",
+            |e| {
+                let raised = e.check_elderly()?;
+                if !raised.is_empty() {
+                    tracing::info!(alerts = raised.len(), "elderly unseen");
                 }
-            });
-        }
-        let every = engine.config.alerts.elderly_check_mins;
-        if every > 0 {
-            let e = Arc::clone(&engine);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(every * 60));
-                loop {
-                    tick.tick().await;
-                    let e = Arc::clone(&e);
-                    match tokio::task::spawn_blocking(move || e.check_elderly()).await {
-                        Ok(Ok(raised)) if !raised.is_empty() => {
-                            tracing::info!(alerts = raised.len(), "elderly unseen")
-                        }
-                        Ok(Ok(_)) => {}
-                        Ok(Err(err)) => tracing::warn!(error = %err, "elderly check failed"),
-                        Err(err) => tracing::warn!(error = %err, "elderly check panicked"),
-                    }
-                }
-            });
-        }
+                Ok(())
+            },
+        );
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );
@@ -115,4 +100,30 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Runs `job` on the blocking pool every `mins` minutes (never with 0),
+/// logging failures as `what`.
+fn every(
+    engine: &Arc<Engine>,
+    mins: u64,
+    what: &'static str,
+    job: fn(&Engine) -> graph::Result<()>,
+) {
+    if mins == 0 {
+        return;
+    }
+    let e = Arc::clone(engine);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(mins * 60));
+        loop {
+            tick.tick().await;
+            let e = Arc::clone(&e);
+            match tokio::task::spawn_blocking(move || job(&e)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "{what} failed"),
+                Err(err) => tracing::warn!(error = %err, "{what} panicked"),
+            }
+        }
+    });
 }
