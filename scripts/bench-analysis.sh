@@ -55,15 +55,17 @@ for preset in ${BENCH_PRESETS:-town city}; do
 
     echo "== $preset: jobs inside anju serve (runAnalysis): a full read, then an incremental one"
     port="${BENCH_PORT:-18182}"
-    { cat "$config"; printf '\n[server]\nanalysis_every_mins = 0\n'; } >"$work/serve.toml"
+    # a city-sized job outlasts the default 30 s request timeout
+    { cat "$config"; printf '\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 3600\n'; } >"$work/serve.toml"
     "$anju" --config "$work/serve.toml" --store "$store" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
     server=$!
-    for _ in $(seq 1 600); do
+    trap 'kill $server 2>/dev/null || true' EXIT
+    for _ in $(seq 1 3600); do
         curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
         sleep 0.5
     done
     for job in full incremental; do
-        curl -s -H 'Content-Type: application/json' "http://127.0.0.1:$port/graphql" \
+        curl -s --max-time 3600 -H 'Content-Type: application/json' "http://127.0.0.1:$port/graphql" \
             -d '{"query":"mutation { runAnalysis { days sightingsRead seconds alertsRaised } }"}' |
             python3 -c "import json,sys; r=json.load(sys.stdin)['data']['runAnalysis']; print('$job job: %d day end(s), %d sightings read, %.2f s' % (r['days'], r['sightingsRead'], r['seconds']))"
     done
