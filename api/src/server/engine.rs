@@ -75,6 +75,10 @@ pub struct Engine {
     analysis_lock: Mutex<()>,
     /// The sightings the scheduled job keeps between runs.
     analysis_cache: Mutex<analysis::Cache>,
+    /// An archive was merged since the cache was filled (it names the old
+    /// archive): the next job reads afresh. A flag, so a merge never waits
+    /// for a running job.
+    analysis_cache_stale: AtomicBool,
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     pub alerts_tx: broadcast::Sender<Alert>,
@@ -107,6 +111,7 @@ impl Engine {
             project_lock: Mutex::new(()),
             analysis_lock: Mutex::new(()),
             analysis_cache: Mutex::new(analysis::Cache::default()),
+            analysis_cache_stale: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             alerts_tx: tx,
@@ -245,7 +250,7 @@ impl Engine {
             .map_err(|e| graph::Error::Storage(format!("{e:#}")))?;
         let stats = p.merge(a, into)?;
         // the kept sightings name the merged archive: read them afresh
-        lock(&self.analysis_cache).clear();
+        self.analysis_cache_stale.store(true, Ordering::SeqCst);
         Ok(stats)
     }
 
@@ -256,6 +261,9 @@ impl Engine {
         models: &[&'static str],
     ) -> graph::Result<crate::analysis_job::Report> {
         let _g = lock(&self.analysis_lock);
+        if self.analysis_cache_stale.swap(false, Ordering::SeqCst) {
+            lock(&self.analysis_cache).clear();
+        }
         let store = self.store();
         let r = crate::analysis_job::run(
             &store,
