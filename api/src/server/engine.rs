@@ -81,6 +81,8 @@ pub struct Engine {
     analysis_cache_stale: AtomicBool,
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
+    /// The projector thread, joined by [`Engine::shutdown`].
+    projector_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub alerts_tx: broadcast::Sender<Alert>,
     watch: RwLock<Vec<WatchList>>,
     census: RwLock<BTreeMap<CommunityId, CommunityCensus>>,
@@ -114,6 +116,7 @@ impl Engine {
             analysis_cache_stale: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
+            projector_thread: Mutex::new(None),
             alerts_tx: tx,
             watch: RwLock::new(Vec::new()),
             census: RwLock::new(BTreeMap::new()),
@@ -132,10 +135,13 @@ impl Engine {
         // the census (and the e-bike tags the rules read) before the rules run
         engine.refresh_census()?;
         engine.settle()?;
-        let e = Arc::clone(&engine);
-        std::thread::Builder::new()
+        // the thread holds the engine weakly: dropping the last handle (or
+        // `shutdown`) ends it
+        let weak = Arc::downgrade(&engine);
+        let handle = std::thread::Builder::new()
             .name("anju-projector".into())
-            .spawn(move || e.projector_loop())?;
+            .spawn(move || Self::projector_loop(&weak))?;
+        *lock(&engine.projector_thread) = Some(handle);
         Ok(engine)
     }
 
@@ -181,25 +187,43 @@ impl Engine {
         self.wake.1.notify_one();
     }
 
+    /// Stops the projector thread and waits for it (its current step
+    /// finishes first), so nothing touches the store after this returns.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake();
+        let handle = lock(&self.projector_thread).take();
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
     }
 
-    fn projector_loop(&self) {
-        while !self.stop.load(Ordering::Relaxed) {
-            {
-                let g = lock(&self.wake.0);
-                let (mut g, _) = self
-                    .wake
-                    .1
-                    .wait_timeout_while(g, Duration::from_secs(5), |woken| !*woken)
-                    .unwrap_or_else(|p| p.into_inner());
-                *g = false;
+    fn projector_loop(weak: &std::sync::Weak<Self>) {
+        loop {
+            let Some(engine) = weak.upgrade() else { return };
+            if !engine.projector_step() {
+                return;
             }
-            if self.stop.load(Ordering::Relaxed) {
-                break;
-            }
+        }
+    }
+
+    /// Waits for a wake-up (or 5 s), then projects; false once stopped.
+    fn projector_step(&self) -> bool {
+        {
+            let g = lock(&self.wake.0);
+            let (mut g, _) = self
+                .wake
+                .1
+                .wait_timeout_while(g, Duration::from_secs(5), |woken| !*woken)
+                .unwrap_or_else(|p| p.into_inner());
+            *g = false;
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        {
             match self.settle() {
                 Ok(()) => *lock(&self.last_projection_error) = None,
                 Err(e) => {
@@ -212,6 +236,7 @@ impl Engine {
                 }
             }
         }
+        true
     }
 
     /// Projects everything written so far: timelines and relations, the

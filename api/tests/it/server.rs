@@ -27,6 +27,16 @@ fn engine(dir: &Path) -> Arc<Engine> {
     Engine::open(config).unwrap()
 }
 
+/// Stops the engine's projector thread when a test ends (a panic too), so
+/// no thread touches the store while the test process exits.
+struct Stop(Arc<Engine>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
 async fn run(schema: &gql::AnjuSchema, query: &str) -> Value {
     let req = async_graphql::Request::new(query).data(Principal::all_regions());
     let mut resp = schema.execute(req).await;
@@ -74,6 +84,7 @@ fn schema_file_is_current() {
 fn archives_of_every_kind_in_one_query_each() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
+    let _stop = Stop(Arc::clone(&e));
     let schema = gql::schema(Arc::clone(&e));
     let person = node_with(&e, model::RelKind::Cohabitant);
     let house = {
@@ -257,6 +268,7 @@ fn archives_of_every_kind_in_one_query_each() {
 fn search_trajectory_relations_and_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
+    let _stop = Stop(Arc::clone(&e));
     let schema = gql::schema(Arc::clone(&e));
     let person = node_with(&e, model::RelKind::Cohabitant);
     rt().block_on(async {
@@ -423,6 +435,7 @@ fn search_trajectory_relations_and_dashboard() {
 fn alerts_workflow_and_watch_lists() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
+    let _stop = Stop(Arc::clone(&e));
     let schema = gql::schema(Arc::clone(&e));
     rt().block_on(async {
         // e-bike anti-theft: the planted bike ridden with another's card, and
@@ -593,6 +606,7 @@ async fn serve(e: Arc<Engine>) -> String {
 fn over_http_playground_schema_intake_and_subscription() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
+    let _stop = Stop(Arc::clone(&e));
     rt().block_on(async {
         let base = serve(Arc::clone(&e)).await;
         let c = reqwest::Client::new();
@@ -813,6 +827,7 @@ fn unregistered_residents_come_with_registered_look_alikes() {
     let mut config = Config::default();
     config.store.path = store.clone();
     let e = Engine::open(config).unwrap();
+    let _stop = Stop(Arc::clone(&e));
     let schema = gql::schema(Arc::clone(&e));
     rt().block_on(async {
         data(&schema, "mutation { runAnalysis { days } }").await;
@@ -888,6 +903,7 @@ fn the_elderly_timer_raises_one_alert_per_silence() {
     let mut config = Config::default();
     config.store.path = store;
     let e = Engine::open(config).unwrap();
+    let _stop = Stop(Arc::clone(&e));
     let raised = e.check_elderly().unwrap();
     let subjects: Vec<Option<String>> = raised.iter().map(|a| a.subject.clone()).collect();
     assert_eq!(subjects, [Some("person:E1".to_owned())], "{raised:#?}");
