@@ -52,6 +52,17 @@ pub(crate) enum ProgressMode {
     None,
 }
 
+impl ProgressMode {
+    /// Whether a bar is drawn (`auto`: when stderr is a terminal).
+    pub(crate) fn shows_bar(self) -> bool {
+        match self {
+            Self::Auto => std::io::stderr().is_terminal(),
+            Self::Bar => true,
+            Self::Plain | Self::None => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write a synthetic city in the ingest contract format.
@@ -309,15 +320,10 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
     std::fs::create_dir_all(&config.store.path)
         .with_context(|| format!("creating {}", config.store.path.display()))?;
     let mut store = graph::RocksStore::open(&config.store_config())?;
-    let show_bar = match mode {
-        ProgressMode::Auto => std::io::stderr().is_terminal(),
-        ProgressMode::Bar => true,
-        ProgressMode::Plain | ProgressMode::None => false,
-    };
     let started = Instant::now();
     let progress = IngestProgress {
         bar: bar_for(
-            show_bar,
+            mode.shows_bar(),
             total_bytes,
             "{bar:30} {bytes}/{total_bytes} {elapsed} {msg}",
         ),

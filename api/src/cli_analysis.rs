@@ -55,15 +55,9 @@ pub fn analyze(config: &Config, a: AnalyzeArgs) -> Result<ExitCode> {
         .as_deref()
         .map(model::RegionCode::new)
         .transpose()?;
-    use std::io::IsTerminal;
     let mode = a.progress;
-    let show_bar = match mode {
-        crate::cli::ProgressMode::Auto => std::io::stderr().is_terminal(),
-        crate::cli::ProgressMode::Bar => true,
-        _ => false,
-    };
     let bar = crate::cli::bar_for(
-        show_bar,
+        mode.shows_bar(),
         0,
         "{spinner} {msg} [{bar:30}] {pos}/{len} days judged, {elapsed}",
     );
