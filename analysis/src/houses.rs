@@ -57,6 +57,9 @@ pub struct Attribution<'a> {
     occupants: HashMap<&'a HouseId, Vec<&'a PersonId>>,
     /// Visitor → the houses named by their registrations, latest last.
     visited: HashMap<&'a NodeRef, Vec<&'a HouseId>>,
+    /// House → when its occupants came through its unit's door at night,
+    /// in order.
+    home_times: HashMap<&'a HouseId, Vec<model::Timestamp>>,
     regular_nights: usize,
     together_ms: i64,
     clock: model::Clock,
@@ -106,6 +109,19 @@ impl<'a> Attribution<'a> {
         for v in profiles.visits.iter().filter(|v| v.time < w.to) {
             visited.entry(&v.visitor).or_default().push(&v.house);
         }
+        let mut home_times = HashMap::new();
+        for (h, persons) in &occupants {
+            let Some(entrants) = unit_of.get(*h).and_then(|u| units.get(u)) else {
+                continue;
+            };
+            let mut times: Vec<model::Timestamp> = persons
+                .iter()
+                .filter_map(|p| entrants.get(&NodeRef::Person((*p).clone())))
+                .flat_map(|e| e.events.iter().map(|(t, _)| *t))
+                .collect();
+            times.sort_unstable();
+            home_times.insert(*h, times);
+        }
         Self {
             units,
             houses_of,
@@ -113,6 +129,7 @@ impl<'a> Attribution<'a> {
             registered,
             occupants,
             visited,
+            home_times,
             regular_nights: p.regular_nights as usize,
             together_ms: i64::from(p.together_minutes) * 60_000,
             clock: w.clock,
@@ -161,13 +178,7 @@ impl<'a> Attribution<'a> {
             .houses(unit)
             .iter()
             .map(|h| {
-                let mut theirs: Vec<model::Timestamp> = self
-                    .occupants(&h.id)
-                    .iter()
-                    .filter_map(|p| entrants.get(&NodeRef::Person((*p).clone())))
-                    .flat_map(|e| e.events.iter().map(|(t, _)| *t))
-                    .collect();
-                theirs.sort_unstable();
+                let theirs = self.home_times.get(&h.id).map_or(&[][..], Vec::as_slice);
                 let together: BTreeSet<NaiveDate> = mine
                     .iter()
                     .filter(|(t, _)| {
