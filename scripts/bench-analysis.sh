@@ -57,6 +57,7 @@ for preset in ${BENCH_PRESETS:-town city}; do
     port="${BENCH_PORT:-18182}"
     # a city-sized job outlasts the default 30 s request timeout
     { cat "$config"; printf '\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 3600\n'; } >"$work/serve.toml"
+    token=$("$anju" --config "$work/serve.toml" --store "$store" token create --role admin --name bench-analysis --ttl 2h --quiet)
     "$anju" --config "$work/serve.toml" --store "$store" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
     server=$!
     trap 'kill $server 2>/dev/null || true' EXIT
@@ -65,7 +66,7 @@ for preset in ${BENCH_PRESETS:-town city}; do
         sleep 0.5
     done
     for job in full incremental; do
-        curl -s --max-time 3600 -H 'Content-Type: application/json' "http://127.0.0.1:$port/graphql" \
+        curl -s --max-time 3600 -H 'Content-Type: application/json' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/graphql" \
             -d '{"query":"mutation { runAnalysis { days sightingsRead seconds alertsRaised } }"}' |
             python3 -c "import json,sys; r=json.load(sys.stdin)['data']['runAnalysis']; print('$job job: %d day end(s), %d sightings read, %.2f s' % (r['days'], r['sightingsRead'], r['seconds']))"
     done

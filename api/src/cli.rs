@@ -144,6 +144,9 @@ enum Command {
     },
     /// Prints the GraphQL schema (SDL).
     Schema,
+    /// Bearer tokens: create, list, revoke (works while `anju serve` runs).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Runs the analysis models over the store and keeps their findings as
     /// tags (new, changed, retired); prints counts and the scan rate.
     Analyze(crate::cli_analysis::AnalyzeArgs),
@@ -212,7 +215,96 @@ fn run(cli: Cli) -> Result<ExitCode> {
             say!("{}", crate::server::gql::sdl());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token(c) => token(&config, c),
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Signs a new token and prints it (only once; it is not stored).
+    Create {
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// Region code in scope (repeat for several; none for admin).
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// Who holds it, as the audit log will show (default: role@region).
+        #[arg(long)]
+        name: Option<String>,
+        /// A device token's device id.
+        #[arg(long)]
+        device: Option<String>,
+        /// Lifetime (`8h`, `30d`; default `auth.default_ttl`).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Print only the token (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Lists issued tokens (ids, holders, roles, expiry, revocation).
+    List,
+    /// Revokes a token by id; the server refuses it from the next request.
+    Revoke { id: String },
+}
+
+fn token(config: &Config, cmd: TokenCmd) -> Result<ExitCode> {
+    let auth = crate::auth::Auth::open(&config.auth_dir())?;
+    match cmd {
+        TokenCmd::Create {
+            role,
+            regions,
+            name,
+            device,
+            ttl,
+            quiet,
+        } => {
+            let ttl = crate::auth::parse_ttl(
+                ttl.as_deref().unwrap_or(&config.auth.default_ttl),
+                &config.auth.max_ttl,
+            )?;
+            let name = name.unwrap_or_else(|| {
+                let place = device.clone().or_else(|| regions.first().cloned());
+                match place {
+                    Some(p) => format!("{}@{p}", role.as_str()),
+                    None => role.as_str().to_owned(),
+                }
+            });
+            let (t, c) = auth.issue(&name, role, regions, device, ttl)?;
+            if quiet {
+                say!("{t}");
+            } else {
+                let exp = chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
+                say!(
+                    "token {} for {} ({}), expires {exp}:",
+                    c.jti,
+                    c.sub,
+                    role.as_str()
+                );
+                say!("{t}");
+                say!("use it as:  Authorization: Bearer <token>");
+            }
+        }
+        TokenCmd::List => {
+            for (c, revoked) in auth.issued()? {
+                let exp = chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
+                say!(
+                    "{}  {:<24} {:<9} {:<24} expires {exp}{}",
+                    c.jti,
+                    c.sub,
+                    c.role.as_str(),
+                    c.device.clone().unwrap_or_else(|| c.regions.join(",")),
+                    if revoked { "  REVOKED" } else { "" }
+                );
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            if !auth.revoke(&id)? {
+                bail!("no token {id} was issued here (see `anju token list`)");
+            }
+            say!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fixtures(

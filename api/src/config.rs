@@ -34,6 +34,8 @@ pub struct Config {
     pub server: ServerSection,
     #[serde(default)]
     pub alerts: AlertsSection,
+    #[serde(default)]
+    pub auth: AuthSection,
     /// The analysis models' parameters (versioned on their own).
     #[serde(default)]
     pub analysis: analysis::Params,
@@ -59,6 +61,11 @@ pub struct ServerSection {
     /// Run the analysis job every this many minutes (0: never; the API's
     /// `runAnalysis` starts it on demand).
     pub analysis_every_mins: u64,
+    /// Most aliased fields in one request (a cheap amplification otherwise).
+    pub max_aliases: usize,
+    /// The production profile: introspection and the playground off,
+    /// whatever the two keys above say.
+    pub production: bool,
 }
 
 impl Default for ServerSection {
@@ -73,6 +80,53 @@ impl Default for ServerSection {
             max_depth: 16,
             max_complexity: 20_000,
             analysis_every_mins: 60,
+            max_aliases: 32,
+            production: false,
+        }
+    }
+}
+
+/// Who may call: bearer tokens, their lifetimes, the audit log's retention
+/// and each token's request rate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Every GraphQL and intake request needs a bearer token (the default).
+    /// `false` makes a caller without one the local all-regions
+    /// administrator — for a laptop, never for a deployment.
+    pub required: bool,
+    /// The signing key, the issued-token register and the revocation list.
+    /// Default: `auth/` inside the store's directory.
+    pub dir: Option<PathBuf>,
+    /// A token's lifetime when `anju token create` is not given `--ttl`.
+    pub default_ttl: String,
+    /// The longest lifetime a token or a cross-region grant may have.
+    pub max_ttl: String,
+    /// An out-of-scope node next to an in-scope one in a relation list, a
+    /// subgraph or a path: `omit` (the default; it looks like no relation)
+    /// or `placeholder` (a masked `hidden:N` node says that something is
+    /// there, never what).
+    pub hidden_nodes: String,
+    /// Audit entries older than this are pruned (the chain stays
+    /// verifiable from the oldest kept entry).
+    pub audit_retention_days: u32,
+    /// Requests per minute per token (anonymous callers: per address).
+    pub rate_per_minute: u32,
+    /// Requests a token may make at once above the steady rate.
+    pub rate_burst: u32,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            required: true,
+            dir: None,
+            default_ttl: "12h".into(),
+            max_ttl: "366d".into(),
+            hidden_nodes: "omit".into(),
+            audit_retention_days: 190,
+            rate_per_minute: 600,
+            rate_burst: 60,
         }
     }
 }
@@ -309,6 +363,7 @@ impl Default for Config {
             trajectory: TrajectorySection::default(),
             server: ServerSection::default(),
             alerts: AlertsSection::default(),
+            auth: AuthSection::default(),
             analysis: analysis::Params::default(),
         }
     }
@@ -334,6 +389,14 @@ impl Config {
             .path
             .clone()
             .unwrap_or_else(|| self.store.path.join("search"))
+    }
+
+    /// Where the signing key and token registers live.
+    pub fn auth_dir(&self) -> PathBuf {
+        self.auth
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.store.path.join("auth"))
     }
 
     /// Reads and validates a config file; without one, the defaults.
@@ -408,6 +471,25 @@ impl Config {
                     "identity.{name} must be between 0 and 1"
                 )));
             }
+        }
+        for (name, v) in [
+            ("default_ttl", &self.auth.default_ttl),
+            ("max_ttl", &self.auth.max_ttl),
+        ] {
+            humantime::parse_duration(v).map_err(|e| {
+                ConfigError::Invalid(format!("auth.{name} {v:?}: {e} (e.g. \"12h\", \"30d\")"))
+            })?;
+        }
+        if !matches!(self.auth.hidden_nodes.as_str(), "omit" | "placeholder") {
+            return Err(ConfigError::Invalid(format!(
+                "auth.hidden_nodes {:?} is not omit or placeholder",
+                self.auth.hidden_nodes
+            )));
+        }
+        if self.auth.audit_retention_days < 1 || self.auth.rate_per_minute < 1 {
+            return Err(ConfigError::Invalid(
+                "auth.audit_retention_days and auth.rate_per_minute must be at least 1".into(),
+            ));
         }
         if let Some(p) = self.analysis.problems().into_iter().next() {
             return Err(ConfigError::Invalid(p));

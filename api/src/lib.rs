@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod analysis_job;
+pub mod auth;
 mod bench;
 mod bench_search;
 pub mod cli;

@@ -173,6 +173,11 @@ pub enum Area {
 }
 
 impl Area {
+    /// Whether the area holds `p` (an invalid area is an error).
+    pub fn holds(&self, p: LonLat) -> Result<bool> {
+        Ok(self.matcher()?.contains(Point::new(p.lon, p.lat)))
+    }
+
     fn matcher(&self) -> Result<AreaMatcher> {
         match self {
             Area::Polygon(ring) => {
@@ -354,8 +359,33 @@ pub fn trajectory(
     clock: &Clock,
     params: &TrajectoryParams,
 ) -> Result<Trajectory> {
+    trajectory_where(store, subject, from, to, area, clock, params, &mut |_| {
+        Ok(true)
+    })
+}
+
+/// [`trajectory`] over the sightings at devices `keep` accepts (the API
+/// keeps those in the caller's scope).
+#[allow(clippy::too_many_arguments)]
+pub fn trajectory_where(
+    store: &RocksStore,
+    subject: &NodeRef,
+    from: Timestamp,
+    to: Timestamp,
+    area: Option<&Area>,
+    clock: &Clock,
+    params: &TrajectoryParams,
+    keep: &mut dyn FnMut(&DeviceId) -> Result<bool>,
+) -> Result<Trajectory> {
     let area = area.map(Area::matcher).transpose()?;
-    let page = timeline(store, subject, from, to, params.max_points, false)?;
+    let mut page = timeline(store, subject, from, to, params.max_points, false)?;
+    let mut kept = Vec::with_capacity(page.items.len());
+    for s in std::mem::take(&mut page.items) {
+        if keep(&s.device)? {
+            kept.push(s);
+        }
+    }
+    page.items = kept;
     let mut places = Places {
         store,
         cache: HashMap::new(),

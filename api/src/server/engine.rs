@@ -92,6 +92,12 @@ pub struct Engine {
     day_counts: Mutex<HashMap<(DeviceId, NaiveDate), [u64; 8]>>,
     pub viid_devices: Mutex<HashMap<String, Timestamp>>,
     pub metrics: Metrics,
+    /// Token keys and registers, and the handle codec.
+    pub auth: crate::auth::Auth,
+    /// The audit log's head.
+    pub audit: super::audit::AuditLog,
+    /// Requests per token per minute.
+    pub limiter: governor::DefaultKeyedRateLimiter<String>,
     pub started: Instant,
     pub last_projection_error: Mutex<Option<String>>,
 }
@@ -105,7 +111,19 @@ impl Engine {
         let store = RocksStore::open(&config.store_config())?;
         let projector = Projector::new(&config, &store)?;
         let (tx, _) = broadcast::channel(1024);
+        let auth = crate::auth::Auth::open(&config.auth_dir())?;
+        let audit = super::audit::AuditLog::open(&store)?;
+        let quota = governor::Quota::per_minute(
+            std::num::NonZeroU32::new(config.auth.rate_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        )
+        .allow_burst(
+            std::num::NonZeroU32::new(config.auth.rate_burst).unwrap_or(std::num::NonZeroU32::MIN),
+        );
         let engine = Arc::new(Self {
+            auth,
+            audit,
+            limiter: governor::RateLimiter::keyed(quota),
             clock: config.clock()?,
             config,
             store: RwLock::new(store),

@@ -5,17 +5,26 @@
 //!
 //! Intake answers 2xx only for records that are durable; a record that is
 //! not stored is never acknowledged.
+//!
+//! Every GraphQL request and every `/ingest` batch is authenticated here
+//! ([`authenticate`]: a bearer token, verified, not revoked, with the
+//! holder's grants in force) and rate-limited per token; GraphQL takes
+//! queries by GET and POST, mutations only by POST, and POST bodies only as
+//! `application/json` holding one operation (no batches). GA/T 1400 devices
+//! authenticate by registering; objects from a device that has not
+//! registered are refused and logged.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use graph::WriteOutcome;
@@ -42,13 +51,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let app = App {
         engine: Arc::clone(&engine),
-        schema: schema.clone(),
+        schema,
         playground,
     };
     Router::new()
         .route("/", get(playground_handler))
         .route("/graphql", get(graphql).post(graphql))
-        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/schema.graphql", get(sdl))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -157,27 +166,216 @@ subscription LiveAlerts {{
 }
 
 async fn playground_handler(State(app): State<App>) -> Response {
-    if !app.engine.config.server.playground {
+    if !app.engine.config.server.playground || app.engine.config.server.production {
         return (StatusCode::NOT_FOUND, "the playground is turned off").into_response();
     }
     Html(app.playground.as_str().to_owned()).into_response()
 }
 
-async fn graphql(State(app): State<App>, req: GraphQLRequest) -> GraphQLResponse {
-    app.engine
-        .metrics
-        .graphql_requests
-        .fetch_add(1, Ordering::Relaxed);
-    let req = req.into_inner().data(Principal::all_regions());
-    let mut resp = app.schema.execute(req).await;
+/// The caller of a request: the bearer token's principal with its grants
+/// in force, or — only when `auth.required` is off — the local
+/// all-regions principal. The error says what a legitimate caller needs.
+pub fn authenticate(e: &Engine, headers: &HeaderMap) -> Result<Principal, String> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return if e.config.auth.required {
+            Err(
+                "a bearer token is required (Authorization: Bearer …, from `anju token create`)"
+                    .into(),
+            )
+        } else {
+            Ok(Principal::all_regions())
+        };
+    };
+    let token = v
+        .to_str()
+        .ok()
+        .and_then(|s| {
+            s.strip_prefix("Bearer ")
+                .or_else(|| s.strip_prefix("bearer "))
+        })
+        .ok_or("the Authorization header must be `Bearer <token>`")?;
+    principal_of_token(e, token.trim())
+}
+
+fn principal_of_token(e: &Engine, token: &str) -> Result<Principal, String> {
+    let c = e.auth.verify(token).map_err(|err| err.to_string())?;
+    let grants = super::grants::active(&e.store(), &c.sub, now()).map_err(|err| {
+        tracing::error!(error = %err, "reading grants");
+        "the server could not read the caller's grants".to_owned()
+    })?;
+    Ok(Principal::from_claims(&c, grants))
+}
+
+fn unauthorized(msg: String) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        axum::Json(
+            json!({"errors": [{"message": msg, "extensions": {"code": "UNAUTHENTICATED"}}]}),
+        ),
+    )
+        .into_response()
+}
+
+/// One request of the caller's quota; `Err` when it is used up.
+fn rate_check(e: &Engine, p: &Principal) -> Result<(), Box<Response>> {
+    let key = p
+        .token
+        .clone()
+        .unwrap_or_else(|| format!("anonymous:{}", p.name));
+    match e.limiter.check_key(&key) {
+        Ok(()) => Ok(()),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            Err(Box::new((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+                axum::Json(json!({"errors": [{"message": "too many requests for this token; slow down", "extensions": {"code": "RATE_LIMITED"}}]})),
+            )
+                .into_response()))
+        }
+    }
+}
+
+fn bad_request(status: StatusCode, msg: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(
+            json!({"errors": [{"message": msg.into(), "extensions": {"code": "BAD_REQUEST"}}]}),
+        ),
+    )
+        .into_response()
+}
+
+/// Whether the operation a request would run is a mutation.
+fn is_mutation(req: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
+    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+        return false;
+    };
+    doc.operations.iter().any(|(name, op)| {
+        op.node.ty == OperationType::Mutation
+            && req
+                .operation_name
+                .as_deref()
+                .is_none_or(|want| name.is_some_and(|n| n.as_str() == want))
+    })
+}
+
+async fn graphql(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let e = &app.engine;
+    e.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
+    let e2 = Arc::clone(e);
+    let h2 = headers.clone();
+    let principal = match tokio::task::spawn_blocking(move || authenticate(&e2, &h2)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(msg)) => return unauthorized(msg),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if let Err(r) = rate_check(e, &principal) {
+        return *r;
+    }
+    let req = if method == Method::GET {
+        match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
+            Ok(r) if is_mutation(&r) => {
+                return bad_request(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "mutations are accepted only by POST with Content-Type: application/json",
+                );
+            }
+            Ok(r) => r,
+            Err(err) => return bad_request(StatusCode::BAD_REQUEST, err.to_string()),
+        }
+    } else {
+        let json_body = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !json_body {
+            return bad_request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "POST a JSON body with Content-Type: application/json",
+            );
+        }
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                "batched requests are not accepted; send one operation per request",
+            );
+        }
+        match serde_json::from_slice::<async_graphql::Request>(&body) {
+            Ok(r) => r,
+            Err(err) => {
+                return bad_request(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not a GraphQL request: {err}"),
+                );
+            }
+        }
+    };
+    let mut resp = app.schema.execute(req.data(principal)).await;
     super::errors::annotate(&mut resp);
     if resp.is_err() {
-        app.engine
-            .metrics
-            .graphql_errors
-            .fetch_add(1, Ordering::Relaxed);
+        e.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
     }
-    resp.into()
+    GraphQLResponse::from(resp).into_response()
+}
+
+/// Subscriptions over WebSocket: the token comes with the upgrade request
+/// (`Authorization`) or in `connection_init`'s payload
+/// (`{"Authorization": "Bearer …"}`); without one the connection is refused.
+async fn graphql_ws(
+    State(app): State<App>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+) -> Response {
+    let e = Arc::clone(&app.engine);
+    let from_header = headers
+        .contains_key(header::AUTHORIZATION)
+        .then(|| authenticate(&e, &headers));
+    if let Some(Err(msg)) = &from_header {
+        return unauthorized(msg.clone());
+    }
+    let schema = app.schema.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                        .map(|s| s.trim_start_matches("Bearer ").trim().to_owned());
+                    let p = match (token, from_header) {
+                        (Some(t), _) => {
+                            let e2 = Arc::clone(&e);
+                            tokio::task::spawn_blocking(move || principal_of_token(&e2, &t))
+                                .await
+                                .map_err(|err| async_graphql::Error::new(err.to_string()))?
+                        }
+                        (None, Some(p)) => p,
+                        (None, None) => authenticate(&e, &HeaderMap::new()),
+                    }
+                    .map_err(async_graphql::Error::new)?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(p);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 async fn sdl(State(app): State<App>) -> impl IntoResponse {
@@ -348,7 +546,22 @@ fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
 /// id, `accepted` / `duplicate` / `conflict` / `rejected` with problems);
 /// 200 when every record is stored, 207 when some were rejected, 422 when
 /// none could be, 503 (with what was stored) when the store failed.
-async fn ingest(State(app): State<App>, body: Bytes) -> Response {
+async fn ingest(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let e2 = Arc::clone(&app.engine);
+    let principal = match tokio::task::spawn_blocking(move || authenticate(&e2, &headers)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(msg)) => return unauthorized(msg),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if !principal.role.may_ingest() {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not post records", principal.role.as_str()),
+        );
+    }
+    if let Err(r) = rate_check(&app.engine, &principal) {
+        return *r;
+    }
     let text = match std::str::from_utf8(&body) {
         Ok(t) => t,
         Err(e) => {
@@ -380,11 +593,26 @@ async fn ingest(State(app): State<App>, body: Bytes) -> Response {
     for (i, line) in text.lines().enumerate() {
         match ingest::parse_line(line, &cfg) {
             Ok(None) => {}
-            Ok(Some(r)) => {
-                slots.push(results.len());
-                results.push(json!({"line": i + 1, "id": record_id(&r)}));
-                records.push(r);
-            }
+            Ok(Some(r)) => match may_post(&app.engine, &principal, &r) {
+                Ok(()) => {
+                    slots.push(results.len());
+                    results.push(json!({"line": i + 1, "id": record_id(&r)}));
+                    records.push(r);
+                }
+                Err(why) => {
+                    tracing::warn!(caller = %principal.name, line = i + 1, why, "intake: record refused");
+                    app.engine
+                        .metrics
+                        .ingest_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    results.push(json!({
+                        "line": i + 1,
+                        "id": record_id(&r),
+                        "status": "rejected",
+                        "problems": [{"field": "device", "why": why}],
+                    }));
+                }
+            },
             Err(problems) => {
                 app.engine
                     .metrics
@@ -449,6 +677,36 @@ async fn ingest(State(app): State<App>, body: Bytes) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Whether the caller may post a record: a device token its own device's
+/// events; a regional token events of devices in its regions; registers
+/// (base records) only an all-regions caller.
+fn may_post(e: &Engine, p: &Principal, r: &Record) -> Result<(), String> {
+    match (r, &p.device) {
+        (Record::Event(ev), Some(d)) if ev.device.as_str() == d => Ok(()),
+        (_, Some(d)) => Err(format!(
+            "a device token posts only events of its device {d}"
+        )),
+        (_, None) if p.regions.is_none() => Ok(()),
+        (Record::Event(ev), None) => {
+            let region = e
+                .device_place(&e.store(), &ev.device)
+                .map_err(|err| err.to_string())?
+                .map(|(_, r)| r);
+            if p.sees_region(region.as_deref()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "device {} is not a registered device of the caller's regions",
+                    ev.device.as_str()
+                ))
+            }
+        }
+        (Record::Base(_), None) => {
+            Err("registers (base records) are posted by an all-regions token".into())
+        }
+    }
+}
+
 fn record_id(r: &Record) -> String {
     match r {
         Record::Event(e) => e.id.as_str().to_owned(),
@@ -494,6 +752,23 @@ async fn viid_register(State(app): State<App>, body: Bytes) -> Response {
     let url = "/VIID/System/Register";
     match ingest::gat1400::parse_device_object(&body, "RegisterObject") {
         Ok(id) => {
+            let known = {
+                let store = app.engine.store();
+                matches!(model::DeviceId::new(&id), Ok(d) if store.base(model::BaseKind::Device, d.as_str()).ok().flatten().is_some())
+            };
+            if !known {
+                tracing::warn!(device = %id, "GA/T 1400: registration of a device not in the device register refused");
+                return viid_single(
+                    StatusCode::FORBIDDEN,
+                    viid_status(
+                        &app.engine,
+                        url,
+                        &id,
+                        "4",
+                        "device not in the device register",
+                    ),
+                );
+            }
             if let Ok(mut m) = app.engine.viid_devices.lock() {
                 m.insert(id.clone(), now());
             }
@@ -592,7 +867,32 @@ async fn viid_objects(app: App, body: Bytes, url: &str, parse: ViidParser) -> Re
     let mut statuses: Vec<Value> = Vec::with_capacity(objs.len());
     let mut records = Vec::new();
     let mut slots = Vec::new();
+    let registered: std::collections::HashSet<String> = app
+        .engine
+        .viid_devices
+        .lock()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     for o in objs {
+        let from = match &o.record {
+            Ok(Record::Event(ev)) => Some(ev.device.as_str().to_owned()),
+            _ => None,
+        };
+        if let Some(d) = from.filter(|d| !registered.contains(d)) {
+            tracing::warn!(device = %d, object = %o.id, "GA/T 1400: object from an unregistered device refused");
+            app.engine
+                .metrics
+                .ingest_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            statuses.push(viid_status(
+                &app.engine,
+                url,
+                &o.id,
+                "4",
+                "device not registered; register first",
+            ));
+            continue;
+        }
         match o.record {
             Ok(r) => {
                 slots.push(statuses.len());

@@ -4,14 +4,20 @@
 //! * [`engine`]: shared state, the writer lock, the projector thread and the
 //!   real-time rules;
 //! * [`alerts`]: the alert book and watch lists in the store's own records;
-//! * [`scope`]: the region choke point every read goes through;
+//! * [`scope`]: principals, the role table and the region choke point
+//!   every read goes through; [`guard`]: the GraphQL extension that applies
+//!   the role table, masks identifiers and writes the [`audit`] log;
+//! * [`grants`]: cross-region grants and saved investigations;
 //! * [`gql`]: the schema; [`errors`]: the one error-code mapping;
 //! * [`http`]: routes (GraphQL, playground, SDL, health, metrics, intake).
 
 pub mod alerts;
+pub mod audit;
 pub mod engine;
 pub mod errors;
 pub mod gql;
+pub mod grants;
+pub mod guard;
 pub mod http;
 pub mod scope;
 
@@ -70,6 +76,16 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
                 Ok(())
             },
         );
+        every(&engine, 60, "audit retention", |e| {
+            let keep = i64::from(e.config.auth.audit_retention_days) * 86_400_000;
+            let pruned = e
+                .audit
+                .prune(&e.store(), model::Timestamp(engine::now().0 - keep))?;
+            if pruned > 0 {
+                tracing::info!(entries = pruned, "audit entries past retention pruned");
+            }
+            Ok(())
+        });
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );

@@ -1,29 +1,227 @@
-//! The one choke point every read goes through: who is asking and which
-//! regions they may see. Until principals and grants exist (the access
-//! control issue), every caller is the all-regions principal; the checks
-//! below are already the ones every resolver calls, and they fail closed.
+//! The one choke point every read goes through: who is asking, what their
+//! role may do ([`access`], checked for every root field before it runs)
+//! and which regions they may see ([`Principal::sees`] and friends, which
+//! every resolver calls and which fail closed: an unknown region, a node
+//! without a place, a field without a policy row — all are "no").
 
 use graph::RocksStore;
 use model::{BaseKind, BaseRecord, NodeRef};
 
 use super::engine::{Engine, region_within};
+use crate::auth::Role;
+
+/// A cross-region grant in force: `subject` (or anything, when `None`) in
+/// `regions`, until `until`.
+#[derive(Debug, Clone)]
+pub struct ActiveGrant {
+    pub id: String,
+    pub subject: Option<NodeRef>,
+    pub regions: Vec<String>,
+    pub until: model::Timestamp,
+}
 
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub name: String,
+    pub role: Role,
     /// Region codes the principal may see (a region includes all below it);
     /// `None`: all regions.
     pub regions: Option<Vec<String>>,
     /// May see identity numbers and phones unmasked.
     pub see_identifiers: bool,
+    /// The token's id (none for the local principal of an open server).
+    pub token: Option<String>,
+    /// A device token's device (intake only).
+    pub device: Option<String>,
+    /// Approved, unexpired cross-region grants.
+    pub grants: Vec<ActiveGrant>,
+}
+
+/// What a root field does, for the role table ([`Role::may`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Archives, search, trajectories, relations, events, investigation.
+    Personal,
+    /// Counts only (the dashboard).
+    Aggregate,
+    /// Who am I, server status.
+    Status,
+    /// Reading alerts (and the live alert stream).
+    Alerts,
+    /// Signing and handling alerts.
+    AlertWork,
+    /// Reading watch lists (they name persons).
+    WatchRead,
+    /// Changing watch lists.
+    WatchWrite,
+    /// Running the analysis job.
+    Analysis,
+    /// Merging a stranger archive into a person.
+    Merge,
+    /// Asking for a cross-region grant.
+    GrantRequest,
+    /// Seeing grants (one's own, or those one may decide).
+    GrantRead,
+    /// Approving or refusing grants.
+    GrantDecide,
+    /// Saved investigations.
+    Investigate,
+    /// The audit log.
+    Audit,
+    /// Issued tokens and their revocation.
+    Tokens,
+}
+
+impl Access {
+    /// Whether a field of this class returns personal data (and so is
+    /// written to the audit log).
+    pub fn personal(self) -> bool {
+        !matches!(
+            self,
+            Access::Aggregate | Access::Status | Access::Audit | Access::Tokens
+        )
+    }
+}
+
+/// The policy row of every root field; a field without one is refused for
+/// everyone (and the authorization matrix test fails).
+pub const FIELDS: &[(&str, &str, Access)] = &[
+    ("Query", "person", Access::Personal),
+    ("Query", "stranger", Access::Personal),
+    ("Query", "house", Access::Personal),
+    ("Query", "vehicle", Access::Personal),
+    ("Query", "community", Access::Personal),
+    ("Query", "device", Access::Personal),
+    ("Query", "archive", Access::Personal),
+    ("Query", "event", Access::Personal),
+    ("Query", "search", Access::Personal),
+    ("Query", "faceSearch", Access::Personal),
+    ("Query", "trajectory", Access::Personal),
+    ("Query", "neighbours", Access::Personal),
+    ("Query", "subgraph", Access::Personal),
+    ("Query", "paths", Access::Personal),
+    ("Query", "commonAssociates", Access::Personal),
+    ("Query", "evidence", Access::Personal),
+    ("Query", "investigate", Access::Personal),
+    ("Query", "collision", Access::Personal),
+    ("Query", "dashboard", Access::Aggregate),
+    ("Query", "alerts", Access::Alerts),
+    ("Query", "alert", Access::Alerts),
+    ("Query", "watchLists", Access::WatchRead),
+    ("Query", "watchList", Access::WatchRead),
+    ("Query", "status", Access::Status),
+    ("Query", "me", Access::Status),
+    ("Query", "grants", Access::GrantRead),
+    ("Query", "investigations", Access::Investigate),
+    ("Query", "investigation", Access::Investigate),
+    ("Query", "auditLog", Access::Audit),
+    ("Query", "auditVerify", Access::Audit),
+    ("Query", "tokens", Access::Tokens),
+    ("Mutation", "signAlert", Access::AlertWork),
+    ("Mutation", "handleAlert", Access::AlertWork),
+    ("Mutation", "createWatchList", Access::WatchWrite),
+    ("Mutation", "updateWatchList", Access::WatchWrite),
+    ("Mutation", "deleteWatchList", Access::WatchWrite),
+    ("Mutation", "revokeWatchLists", Access::WatchWrite),
+    ("Mutation", "addToWatchList", Access::WatchWrite),
+    ("Mutation", "removeFromWatchList", Access::WatchWrite),
+    ("Mutation", "importWatchList", Access::WatchWrite),
+    ("Mutation", "runAnalysis", Access::Analysis),
+    ("Mutation", "mergeArchive", Access::Merge),
+    ("Mutation", "requestGrant", Access::GrantRequest),
+    ("Mutation", "approveGrant", Access::GrantDecide),
+    ("Mutation", "refuseGrant", Access::GrantDecide),
+    ("Mutation", "revokeGrant", Access::GrantRead),
+    ("Mutation", "saveInvestigation", Access::Investigate),
+    ("Mutation", "deleteInvestigation", Access::Investigate),
+    ("Mutation", "revokeToken", Access::Tokens),
+    ("Subscription", "alerts", Access::Alerts),
+];
+
+/// The policy row of a root field.
+pub fn access(parent: &str, field: &str) -> Option<Access> {
+    FIELDS
+        .iter()
+        .find(|(p, f, _)| *p == parent && *f == field)
+        .map(|r| r.2)
+}
+
+impl Role {
+    /// The role table (README, "Access control").
+    pub fn may(self, a: Access) -> bool {
+        use Access::*;
+        match self {
+            Role::Admin => true,
+            Role::Device => false,
+            Role::Dashboard => matches!(a, Aggregate | Status),
+            Role::Batch => matches!(a, Aggregate | Status | Alerts | Analysis),
+            Role::Analyst => matches!(
+                a,
+                Personal
+                    | Aggregate
+                    | Status
+                    | Alerts
+                    | WatchRead
+                    | GrantRequest
+                    | GrantRead
+                    | Investigate
+            ),
+            Role::Officer => matches!(
+                a,
+                Personal
+                    | Aggregate
+                    | Status
+                    | Alerts
+                    | AlertWork
+                    | WatchRead
+                    | WatchWrite
+                    | GrantRequest
+                    | GrantRead
+                    | Investigate
+            ),
+            Role::Commander => !matches!(a, Audit | Tokens | GrantRequest),
+        }
+    }
 }
 
 impl Principal {
+    /// The caller of a server with `auth.required = false` and of in-process
+    /// tools: every region, every identifier.
     pub fn all_regions() -> Self {
         Self {
             name: "local".into(),
+            role: Role::Admin,
             regions: None,
             see_identifiers: true,
+            token: None,
+            device: None,
+            grants: Vec::new(),
+        }
+    }
+
+    /// A verified token's principal with its grants in force.
+    pub fn from_claims(c: &crate::auth::Claims, grants: Vec<ActiveGrant>) -> Self {
+        Self {
+            name: c.sub.clone(),
+            role: c.role,
+            regions: (c.role != Role::Admin).then(|| c.regions.clone()),
+            see_identifiers: c.role.sees_identifiers(),
+            token: Some(c.jti.clone()),
+            device: c.device.clone(),
+            grants,
+        }
+    }
+
+    /// Someone who may see nothing (no principal in a request's data).
+    pub fn nobody() -> Self {
+        Self {
+            name: "nobody".into(),
+            role: Role::Device,
+            regions: Some(Vec::new()),
+            see_identifiers: false,
+            token: None,
+            device: None,
+            grants: Vec::new(),
         }
     }
 
@@ -35,55 +233,75 @@ impl Principal {
         }
     }
 
+    /// Whether a region is in scope for something about `about` (a
+    /// sighting of it, its relations): the principal's own regions, or a
+    /// grant on `about` (or on anything) covering the region.
+    pub fn sees_region_about(&self, region: Option<&str>, about: &[&NodeRef]) -> bool {
+        if self.sees_region(region) {
+            return true;
+        }
+        let Some(r) = region else { return false };
+        self.grants.iter().any(|g| {
+            g.regions.iter().any(|gr| region_within(r, gr))
+                && g.subject.as_ref().is_none_or(|s| about.contains(&s))
+        })
+    }
+
     /// Whether `node` is in scope: the regions of the communities it
     /// belongs to (a person's registrations, a house's, a vehicle's, a
-    /// device's) or, for a stranger archive, where it was seen.
+    /// device's) or, for a stranger archive or an unregistered plate, where
+    /// it was seen — in the principal's regions, or under a grant on it.
     pub fn sees(&self, engine: &Engine, store: &RocksStore, node: &NodeRef) -> graph::Result<bool> {
         if self.regions.is_none() {
             return Ok(true);
         }
-        let communities: Vec<model::CommunityId> = match node {
-            NodeRef::Community(c) => vec![c.clone()],
-            NodeRef::Person(p) => graph::communities_of(store, p, model::Timestamp(i64::MAX))?,
-            NodeRef::House(h) => match store.base(BaseKind::House, h.as_str())? {
-                Some(BaseRecord::House(h)) => vec![h.community],
-                _ => vec![],
-            },
-            NodeRef::Vehicle(v) => match store.base(BaseKind::Vehicle, v.as_str())? {
-                Some(BaseRecord::Vehicle(v)) => v.community.into_iter().collect(),
-                _ => vec![],
-            },
-            NodeRef::Device(d) => engine
-                .device_place(store, d)?
-                .map(|(c, _)| c)
-                .into_iter()
-                .collect(),
-            NodeRef::Stranger(_) => {
-                let page = graph::timeline::timeline(
-                    store,
-                    node,
-                    model::Timestamp(i64::MIN),
-                    model::Timestamp(i64::MAX),
-                    64,
-                    true,
-                )?;
-                let mut cs = Vec::new();
-                for s in page.items {
-                    if let Some((c, _)) = engine.device_place(store, &s.device)? {
-                        cs.push(c);
-                    }
-                }
-                cs
-            }
-        };
-        for c in &communities {
-            if self.sees_region(engine.community_region(store, c)?.as_deref()) {
+        for r in regions_of(engine, store, node)? {
+            if self.sees_region_about(r.as_deref(), &[node]) {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
+    /// Whether `node` may be shown next to `anchor` (in its relations): in
+    /// scope itself, or in the regions of a grant on `anchor` — a grant on
+    /// a subject reaches its relations in the granted regions.
+    pub fn sees_beside(
+        &self,
+        engine: &Engine,
+        store: &RocksStore,
+        anchor: &NodeRef,
+        node: &NodeRef,
+    ) -> graph::Result<bool> {
+        if self.sees(engine, store, node)? {
+            return Ok(true);
+        }
+        if !self
+            .grants
+            .iter()
+            .any(|g| g.subject.as_ref() == Some(anchor))
+        {
+            return Ok(false);
+        }
+        Ok(regions_of(engine, store, node)?
+            .iter()
+            .any(|r| self.sees_region_about(r.as_deref(), &[anchor])))
+    }
+
+    /// Whether a sighting at `device` of `subjects` is in scope.
+    pub fn sees_at(
+        &self,
+        engine: &Engine,
+        store: &RocksStore,
+        device: &model::DeviceId,
+        subjects: &[&NodeRef],
+    ) -> graph::Result<bool> {
+        if self.regions.is_none() {
+            return Ok(true);
+        }
+        let region = engine.device_place(store, device)?.map(|(_, r)| r);
+        Ok(self.sees_region_about(region.as_deref(), subjects))
+    }
     pub fn mask_id_number(&self, s: &str) -> String {
         if self.see_identifiers {
             return s.to_owned();
@@ -97,6 +315,63 @@ impl Principal {
         }
         mask(s, 3, 4)
     }
+}
+
+/// The regions a node belongs to (see [`Principal::sees`]).
+pub fn regions_of(
+    engine: &Engine,
+    store: &RocksStore,
+    node: &NodeRef,
+) -> graph::Result<Vec<Option<String>>> {
+    let communities: Vec<model::CommunityId> = match node {
+        NodeRef::Community(c) => vec![c.clone()],
+        NodeRef::Person(p) => graph::communities_of(store, p, model::Timestamp(i64::MAX))?,
+        NodeRef::House(h) => match store.base(BaseKind::House, h.as_str())? {
+            Some(BaseRecord::House(h)) => vec![h.community],
+            _ => vec![],
+        },
+        NodeRef::Vehicle(v) => match store.base(BaseKind::Vehicle, v.as_str())? {
+            Some(BaseRecord::Vehicle(v)) if v.community.is_some() => {
+                v.community.into_iter().collect()
+            }
+            _ => seen_at(engine, store, node)?,
+        },
+        NodeRef::Device(d) => engine
+            .device_place(store, d)?
+            .map(|(c, _)| c)
+            .into_iter()
+            .collect(),
+        NodeRef::Stranger(_) => seen_at(engine, store, node)?,
+    };
+    communities
+        .iter()
+        .map(|c| engine.community_region(store, c))
+        .collect()
+}
+
+/// The communities where a node was last seen (its newest 64 sightings).
+fn seen_at(
+    engine: &Engine,
+    store: &RocksStore,
+    node: &NodeRef,
+) -> graph::Result<Vec<model::CommunityId>> {
+    let page = graph::timeline::timeline(
+        store,
+        node,
+        model::Timestamp(i64::MIN),
+        model::Timestamp(i64::MAX),
+        64,
+        true,
+    )?;
+    let mut cs = Vec::new();
+    for s in page.items {
+        if let Some((c, _)) = engine.device_place(store, &s.device)?
+            && !cs.contains(&c)
+        {
+            cs.push(c);
+        }
+    }
+    Ok(cs)
 }
 
 /// `3209**********1234`: the first `head` and last `tail` characters kept.
@@ -132,13 +407,47 @@ mod tests {
     #[test]
     fn regions_include_those_below() {
         let p = Principal {
-            name: "t".into(),
             regions: Some(vec!["320900".into()]),
-            see_identifiers: false,
+            ..Principal::nobody()
         };
         assert!(p.sees_region(Some("320902")));
         assert!(!p.sees_region(Some("330100")));
         assert!(!p.sees_region(None));
         assert!(Principal::all_regions().sees_region(None));
+        assert!(!Principal::nobody().sees_region(Some("320902")));
+    }
+
+    #[test]
+    fn grants_reach_their_regions_for_their_subject_only() {
+        let x = NodeRef::parse("person:1").unwrap();
+        let y = NodeRef::parse("person:2").unwrap();
+        let mut p = Principal {
+            regions: Some(vec!["320902".into()]),
+            ..Principal::nobody()
+        };
+        p.grants.push(ActiveGrant {
+            id: "G".into(),
+            subject: Some(x.clone()),
+            regions: vec!["330100".into()],
+            until: model::Timestamp(i64::MAX),
+        });
+        assert!(p.sees_region_about(Some("330102"), &[&x]));
+        assert!(!p.sees_region_about(Some("330102"), &[&y]));
+        assert!(!p.sees_region_about(Some("340100"), &[&x]));
+        assert!(p.sees_region_about(Some("320902001"), &[&y]));
+    }
+
+    #[test]
+    fn every_role_row_is_deliberate() {
+        // the dashboard sees counts only; nobody but an admin reads the audit log
+        assert!(Role::Dashboard.may(Access::Aggregate));
+        assert!(!Role::Dashboard.may(Access::Personal));
+        assert!(!Role::Batch.may(Access::Personal));
+        for r in Role::ALL {
+            assert_eq!(r.may(Access::Audit), r == Role::Admin, "{r:?}");
+        }
+        assert!(Role::Commander.may(Access::GrantDecide));
+        assert!(!Role::Officer.may(Access::GrantDecide));
+        assert!(access("Query", "nonesuch").is_none());
     }
 }

@@ -609,7 +609,19 @@ fn over_http_playground_schema_intake_and_subscription() {
     let _stop = Stop(Arc::clone(&e));
     rt().block_on(async {
         let base = serve(Arc::clone(&e)).await;
-        let c = reqwest::Client::new();
+        // without a token: refused, for queries and intake alike
+        let anon = reqwest::Client::new();
+        let r = anon.post(format!("{base}/graphql")).json(&json!({"query": "{ status }"})).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let r = anon.post(format!("{base}/ingest")).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let (token, _) = e
+            .auth
+            .issue("test admin", api::auth::Role::Admin, vec![], None, Duration::from_secs(600))
+            .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        let c = reqwest::Client::builder().default_headers(headers).build().unwrap();
 
         let page = c.get(format!("{base}/")).send().await.unwrap();
         assert_eq!(page.status(), 200);
@@ -631,7 +643,11 @@ fn over_http_playground_schema_intake_and_subscription() {
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         use tokio_tungstenite::tungstenite::Message;
-        ws.send(Message::text(json!({"type": "connection_init"}).to_string())).await.unwrap();
+        ws.send(Message::text(
+            json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}).to_string(),
+        ))
+        .await
+        .unwrap();
         let ack = ws.next().await.unwrap().unwrap();
         assert!(ack.to_text().unwrap().contains("connection_ack"));
         ws.send(Message::text(

@@ -5,6 +5,7 @@
 //! choke point) and runs storage work off the async threads (`blocking`).
 //! Errors map to `extensions.code` in one place (`server::errors`).
 
+mod access;
 mod types;
 
 use std::collections::BTreeMap;
@@ -23,19 +24,31 @@ use super::engine::{Engine, KINDS, now};
 use super::errors::{ApiError, ApiResult};
 use super::scope::Principal;
 
+pub use access::{AccessMutation, AccessQuery};
+
+/// The root query: archives, search, relations, dashboards, alerts
+/// ([`BaseQuery`]) and grants, investigation, audit and tokens
+/// ([`AccessQuery`]).
+#[derive(async_graphql::MergedObject, Default, Debug)]
+pub struct Query(BaseQuery, AccessQuery);
+
+#[derive(async_graphql::MergedObject, Default, Debug)]
+pub struct Mutation(BaseMutation, AccessMutation);
+
 pub type AnjuSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema over an engine, with the configured limits.
 pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
     let s = &engine.config.server;
-    let mut b = Schema::build(Query, Mutation, Subscription)
+    let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
+        .extension(super::guard::Guard)
         .data(DataLoader::new(
             BaseLoader(Arc::clone(&engine)),
             tokio::spawn,
         ))
         .limit_depth(s.max_depth)
         .limit_complexity(s.max_complexity);
-    if !s.introspection {
+    if !s.introspection || s.production {
         b = b.disable_introspection();
     }
     b.data(engine).finish()
@@ -43,7 +56,9 @@ pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
 
 /// The schema's SDL (`api/schema.graphql`), without an engine.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl()
 }
 
 /// What every resolver needs from the request context.
@@ -60,10 +75,12 @@ impl Ctx for Context<'_> {
         self.data_unchecked::<Arc<Engine>>()
     }
 
+    /// The request's principal; a request without one sees nothing (the
+    /// HTTP layer always sets one).
     fn principal(&self) -> &Principal {
-        static ALL: std::sync::OnceLock<Principal> = std::sync::OnceLock::new();
+        static NOBODY: std::sync::OnceLock<Principal> = std::sync::OnceLock::new();
         self.data_opt::<Principal>()
-            .unwrap_or_else(|| ALL.get_or_init(Principal::all_regions))
+            .unwrap_or_else(|| NOBODY.get_or_init(Principal::nobody))
     }
 
     fn max_page(&self) -> usize {
@@ -117,7 +134,7 @@ fn node(s: &str) -> ApiResult<NodeRef> {
 
 /// The archive of `n` if it exists and the caller may see it; otherwise
 /// not found (the two look the same).
-async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive> {
+pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive> {
     let principal = ctx.principal().clone();
     let n2 = n.clone();
     let found = blocking(ctx, move |e| {
@@ -401,10 +418,10 @@ fn feature(s: &str, dim: usize) -> ApiResult<Vec<f32>> {
 // ----- queries -----------------------------------------------------------------------
 
 #[derive(Debug, Default)]
-pub struct Query;
+pub struct BaseQuery;
 
 #[Object]
-impl Query {
+impl BaseQuery {
     /// A registered person's archive.
     async fn person(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Archive> {
         Ok(archive(ctx, NodeRef::Person(model::PersonId::new(&id)?)).await?)
@@ -603,9 +620,10 @@ impl Query {
         let (from, to) = (parse_time(&from, &clock)?, parse_time(&to, &clock)?);
         let area = area.map(|a| a.to_area()).transpose()?;
         archive(ctx, n.clone()).await?;
+        let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let t = graph::timeline::trajectory(
+            let t = graph::timeline::trajectory_where(
                 &store,
                 &n,
                 from,
@@ -613,6 +631,7 @@ impl Query {
                 area.as_ref(),
                 &e.clock,
                 &e.config.trajectory_params(),
+                &mut |d| principal.sees_at(e, &store, d, &[&n]),
             )?;
             Ok(trajectory_out(&e.clock, t))
         })
@@ -643,8 +662,15 @@ impl Query {
         archive(ctx, n.clone()).await?;
         let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
-            let nb = e.relations().neighbours(&n, &f, limit)?;
-            relations_of(e, &principal, &n, nb)
+            // a regional caller's neighbours are filtered before the page is
+            // cut, so totals count only what it may see
+            let fetch = if principal.regions.is_some() {
+                limit.max(2_000)
+            } else {
+                limit
+            };
+            let nb = e.relations().neighbours(&n, &f, fetch)?;
+            relations_of(e, &principal, &n, nb, limit)
         })
         .await?)
     }
@@ -672,29 +698,56 @@ impl Query {
         Ok(blocking(ctx, move |e| {
             let g = e.relations().subgraph(&seeds, hops, &f, max_nodes)?;
             let store = e.store();
-            let mut hidden = std::collections::BTreeSet::new();
+            let placeholders = e.config.auth.hidden_nodes == "placeholder";
+            // an out-of-scope node: left out with its edges, or (by policy)
+            // a numbered placeholder that says something is there, never what
+            let mut hidden: std::collections::BTreeMap<NodeRef, String> = Default::default();
             let mut nodes = Vec::new();
             for (n, hop) in g.nodes {
-                if principal.sees(e, &store, &n.node)? {
+                let visible = principal.sees(e, &store, &n.node)?
+                    || seeds.iter().any(|s| {
+                        principal
+                            .sees_beside(e, &store, s, &n.node)
+                            .unwrap_or(false)
+                    });
+                if visible {
                     nodes.push(GraphNode {
                         entity: Entity::new(&n.node, n.label),
                         hop,
                     });
                 } else {
-                    hidden.insert(n.node);
+                    let tag = format!("hidden:{}", hidden.len() + 1);
+                    if placeholders {
+                        nodes.push(GraphNode {
+                            entity: Entity::hidden(&tag),
+                            hop,
+                        });
+                    }
+                    hidden.insert(n.node, tag);
                 }
             }
             let edges = g
                 .edges
                 .iter()
-                .filter(|x| !hidden.contains(&x.key.from) && !hidden.contains(&x.key.to))
-                .map(|x| edge_out(&e.clock, x))
+                .filter_map(|x| {
+                    let (hf, ht) = (hidden.get(&x.key.from), hidden.get(&x.key.to));
+                    if (hf.is_some() || ht.is_some()) && !placeholders {
+                        return None;
+                    }
+                    let mut out = edge_out(&e.clock, x);
+                    if hf.is_some() || ht.is_some() {
+                        out.from = hf.cloned().unwrap_or(out.from);
+                        out.to = ht.cloned().unwrap_or(out.to);
+                        out.context = String::new();
+                    }
+                    Some(out)
+                })
                 .collect();
             Ok(Subgraph {
                 nodes,
                 edges,
                 truncated: g.truncated,
-                hidden: hidden.len(),
+                hidden: if placeholders { hidden.len() } else { 0 },
             })
         })
         .await?)
@@ -726,21 +779,50 @@ impl Query {
                 .shortest_paths(&a, &b, &f, max_hops, max_paths)?;
             let store = e.store();
             let mut out = Vec::new();
+            let placeholders = e.config.auth.hidden_nodes == "placeholder";
             'paths: for p in ps {
+                let mut hidden = Vec::new();
                 for n in &p.nodes {
                     if !principal.sees(e, &store, n)? {
-                        continue 'paths;
+                        if !placeholders {
+                            continue 'paths;
+                        }
+                        hidden.push(n.clone());
                     }
                 }
                 let labels = e.relations().nodes(&p.nodes)?;
+                let tag = |n: &NodeRef| {
+                    hidden
+                        .iter()
+                        .position(|h| h == n)
+                        .map(|i| format!("hidden:{}", i + 1))
+                };
                 out.push(PathOut {
                     nodes: p
                         .nodes
                         .iter()
                         .zip(labels)
-                        .map(|(n, l)| Entity::new(n, l.map(|l| l.label).unwrap_or_default()))
+                        .map(|(n, l)| match tag(n) {
+                            Some(t) => Entity::hidden(&t),
+                            None => Entity::new(n, l.map(|l| l.label).unwrap_or_default()),
+                        })
                         .collect(),
-                    edges: p.edges.iter().map(|x| edge_out(&e.clock, x)).collect(),
+                    edges: p
+                        .edges
+                        .iter()
+                        .map(|x| {
+                            let mut o = edge_out(&e.clock, x);
+                            if let Some(t) = tag(&x.key.from) {
+                                o.from = t;
+                                o.context = String::new();
+                            }
+                            if let Some(t) = tag(&x.key.to) {
+                                o.to = t;
+                                o.context = String::new();
+                            }
+                            o
+                        })
+                        .collect(),
                 });
             }
             Ok(out)
@@ -1095,10 +1177,10 @@ fn dashboard(
 // ----- mutations -------------------------------------------------------------------
 
 #[derive(Debug, Default)]
-pub struct Mutation;
+pub struct BaseMutation;
 
 #[Object]
-impl Mutation {
+impl BaseMutation {
     /// Signs an alert (new → signed): an officer has taken it.
     async fn sign_alert(
         &self,
@@ -1304,8 +1386,25 @@ impl Mutation {
         #[graphql(default)] models: Vec<String>,
     ) -> async_graphql::Result<AnalysisReport> {
         let models = crate::analysis_job::models(&models).map_err(ApiError::BadInput)?;
+        let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let r = e.run_analysis(&models)?;
+            // the job is the deployment's; a regional caller learns only
+            // what it raised in its regions (no deployment-wide counts)
+            if principal.regions.is_some() {
+                return Ok(AnalysisReport {
+                    days: r.days,
+                    at: r.at.map(|t| fmt_time(&e.clock, t)),
+                    sightings_read: 0,
+                    seconds: r.secs,
+                    models: Vec::new(),
+                    alerts_raised: r
+                        .raised
+                        .iter()
+                        .filter(|a| principal.sees_region(a.region.as_deref()))
+                        .count(),
+                });
+            }
             Ok(AnalysisReport {
                 days: r.days,
                 at: r.at.map(|t| fmt_time(&e.clock, t)),
@@ -1467,7 +1566,10 @@ impl Subscription {
     ) -> impl Stream<Item = Alert> + use<> {
         use futures_util::StreamExt as _;
         let rx = ctx.engine().alerts_tx.subscribe();
-        let principal = ctx.principal().clone();
+        let mut principal = ctx.principal().clone();
+        if !principal.role.may(super::scope::Access::Alerts) {
+            principal = Principal::nobody();
+        }
         tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |a| {
             let keep = a
                 .ok()

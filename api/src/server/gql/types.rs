@@ -82,13 +82,25 @@ pub struct Entity {
 
 #[ComplexObject]
 impl Entity {
-    /// The entity's full archive.
-    async fn archive(&self) -> Option<Archive> {
-        NodeRef::parse(&self.r#ref).ok().map(Archive::new)
+    /// The entity's full archive (none when out of the caller's scope).
+    async fn archive(&self, ctx: &Context<'_>) -> Option<Archive> {
+        let n = NodeRef::parse(&self.r#ref).ok()?;
+        super::archive(ctx, n).await.ok()
     }
 }
 
 impl Entity {
+    /// The placeholder of an out-of-scope node (`auth.hidden_nodes =
+    /// "placeholder"`): it says something is there, never what.
+    pub fn hidden(tag: &str) -> Self {
+        Self {
+            r#ref: tag.to_owned(),
+            kind: "hidden".into(),
+            key: String::new(),
+            label: "(out of scope)".into(),
+        }
+    }
+
     pub fn new(n: &NodeRef, label: impl Into<String>) -> Self {
         Self {
             r#ref: n.to_string(),
@@ -130,6 +142,9 @@ pub struct Relation {
     pub evidence_count: u32,
     #[graphql(skip)]
     pub key: graph::EdgeKey,
+    /// A placeholder for an out-of-scope node: no evidence is served.
+    #[graphql(skip)]
+    pub hidden: bool,
 }
 
 #[ComplexObject]
@@ -140,6 +155,9 @@ impl Relation {
         ctx: &Context<'_>,
         #[graphql(default = 20)] limit: usize,
     ) -> async_graphql::Result<Vec<EvidenceItem>> {
+        if self.hidden {
+            return Ok(Vec::new());
+        }
         let key = self.key.clone();
         Ok(evidence(ctx, key, limit).await?)
     }
@@ -197,18 +215,35 @@ pub fn relations_of(
     principal: &crate::server::scope::Principal,
     subject: &NodeRef,
     n: graph::traverse::Neighbours,
+    limit: usize,
 ) -> ApiResult<RelationList> {
     let store = e.store();
     let nodes: Vec<NodeRef> = n.items.iter().map(|i| i.node.clone()).collect();
     let labels = e.relations().nodes(&nodes)?;
+    let placeholders = e.config.auth.hidden_nodes == "placeholder";
     let mut items = Vec::new();
     let mut hidden = 0;
     for (i, label) in n.items.into_iter().zip(labels) {
-        if !principal.sees(e, &store, &i.node)? {
+        if !principal.sees_beside(e, &store, subject, &i.node)? {
             hidden += 1;
+            if placeholders {
+                items.push(Relation {
+                    kind: i.edge.key.kind.as_str().to_owned(),
+                    context: String::new(),
+                    direction: if i.outgoing { "out" } else { "in" }.into(),
+                    node: Entity::hidden(&format!("hidden:{hidden}")),
+                    first_seen: None,
+                    last_seen: None,
+                    strength: 0,
+                    historical: i.edge.historical,
+                    detail: String::new(),
+                    evidence_count: 0,
+                    key: i.edge.key,
+                    hidden: true,
+                });
+            }
             continue;
         }
-        let _ = subject;
         items.push(Relation {
             kind: i.edge.key.kind.as_str().to_owned(),
             context: i.edge.key.ctx.clone(),
@@ -221,12 +256,21 @@ pub fn relations_of(
             detail: i.edge.detail.clone(),
             evidence_count: i.edge.n_evidence,
             key: i.edge.key,
+            hidden: false,
         });
     }
+    // out-of-scope relations are not counted (when left out): the totals
+    // are those of a graph without them
+    let total = if placeholders {
+        n.total
+    } else {
+        n.total - hidden
+    };
+    items.truncate(limit);
     Ok(RelationList {
+        more: total.saturating_sub(items.len()),
         items,
-        total: n.total - hidden,
-        more: n.more,
+        total,
     })
 }
 
@@ -559,17 +603,21 @@ impl Archive {
             .cloned()
             .collect();
         let total = picked.len();
+        let principal = ctx.principal().clone();
+        // a regional caller's list is filtered whole, so its total counts
+        // only what it may see
+        let take = if principal.regions.is_some() {
+            total
+        } else {
+            limit
+        };
         let n = graph::traverse::Neighbours {
-            items: picked.into_iter().take(limit).collect(),
-            more: 0,
+            items: picked.into_iter().take(take).collect(),
+            more: total.saturating_sub(take),
             total,
         };
-        let more = total.saturating_sub(limit);
         let node = self.node.clone();
-        let principal = ctx.principal().clone();
-        let mut list = blocking(ctx, move |e| relations_of(e, &principal, &node, n)).await?;
-        list.more = more.min(list.total.saturating_sub(list.items.len()));
-        Ok(list)
+        blocking(ctx, move |e| relations_of(e, &principal, &node, n, limit)).await
     }
 }
 
@@ -907,16 +955,48 @@ impl Archive {
             to = to.min(Timestamp(t.saturating_add(1)));
         }
         let node = self.node.clone();
+        let principal = ctx.principal().clone();
         let (items, more) = blocking(ctx, move |e| {
             let store = e.store();
-            let mut page = graph::timeline::timeline(&store, &node, from, to, first + 64, true)?;
-            if let Some((t, ev, slot)) = &cursor {
-                page.items
-                    .retain(|s| (s.time.0, s.event.as_str(), s.slot) < (*t, ev.as_str(), *slot));
+            // sightings at devices out of the caller's scope (and not under
+            // a grant on this subject) are left out, page by page
+            let (mut to, mut cursor) = (to, cursor);
+            let mut out = Vec::new();
+            for _round in 0..64 {
+                let mut page =
+                    graph::timeline::timeline(&store, &node, from, to, first + 64, true)?;
+                if let Some((t, ev, slot)) = &cursor {
+                    page.items.retain(|s| {
+                        (s.time.0, s.event.as_str(), s.slot) < (*t, ev.as_str(), *slot)
+                    });
+                }
+                let exhausted = !page.more;
+                let last = page
+                    .items
+                    .last()
+                    .map(|s| (s.time.0, s.event.as_str().to_owned(), s.slot));
+                for s in page.items {
+                    if principal.sees_at(e, &store, &s.device, &[&node])? {
+                        out.push(s);
+                        if out.len() > first {
+                            break;
+                        }
+                    }
+                }
+                if out.len() > first || exhausted {
+                    break;
+                }
+                match last {
+                    Some(l) => {
+                        to = Timestamp(l.0.saturating_add(1));
+                        cursor = Some(l);
+                    }
+                    None => break,
+                }
             }
-            let more = page.more || page.items.len() > first;
-            page.items.truncate(first);
-            Ok((page.items, more))
+            let more = out.len() > first;
+            out.truncate(first);
+            Ok((out, more))
         })
         .await?;
         let mut conn = Connection::new(cursor_present(&after), more);
@@ -947,6 +1027,7 @@ impl Archive {
         #[graphql(default = 30)] days: i64,
     ) -> async_graphql::Result<TrajectorySummary> {
         let node = self.node.clone();
+        let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let latest = graph::timeline::timeline(
@@ -962,7 +1043,7 @@ impl Archive {
             .map(|s| s.time);
             let to = latest.map_or(crate::server::engine::now(), |t| Timestamp(t.0 + 1));
             let from = Timestamp(to.0 - days.clamp(1, 366) * 86_400_000);
-            let t = graph::timeline::trajectory(
+            let t = graph::timeline::trajectory_where(
                 &store,
                 &node,
                 from,
@@ -970,6 +1051,7 @@ impl Archive {
                 None,
                 &e.clock,
                 &e.config.trajectory_params(),
+                &mut |d| principal.sees_at(e, &store, d, &[&node]),
             )?;
             Ok(TrajectorySummary {
                 footholds: footholds(&t.footholds),
@@ -1345,13 +1427,10 @@ impl Alert {
             })
             .collect()
     }
-    /// The subject's archive.
-    async fn archive(&self) -> Option<Archive> {
-        self.0
-            .subject
-            .as_deref()
-            .and_then(|s| NodeRef::parse(s).ok())
-            .map(Archive::new)
+    /// The subject's archive (none when out of the caller's scope).
+    async fn archive(&self, ctx: &Context<'_>) -> Option<Archive> {
+        let n = NodeRef::parse(self.0.subject.as_deref()?).ok()?;
+        super::archive(ctx, n).await.ok()
     }
 }
 

@@ -1,0 +1,149 @@
+//! Cross-region grants (跨区域研判授权) and saved investigations, in the
+//! store's own records.
+//!
+//! A grant is asked for by an officer or analyst (subject or any, target
+//! regions, reason, duration), approved or refused by a commander whose
+//! regions cover every target, and ends by itself when its time is up (or
+//! when revoked). Every step is kept in the grant's history; the audit log
+//! holds the requests made under it.
+
+use graph::RocksStore;
+use model::{NodeRef, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::scope::ActiveGrant;
+
+const GRANT: &[u8] = b"grant/";
+const INVESTIGATION: &[u8] = b"investigation/";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Requested,
+    Approved,
+    Refused,
+    Revoked,
+    /// Approved, and its time is up (computed, never stored).
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub at: Timestamp,
+    pub action: String,
+    pub by: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub requester: String,
+    pub requester_role: String,
+    /// A `kind:key` ref, or none for "any subject".
+    pub subject: Option<String>,
+    pub regions: Vec<String>,
+    pub reason: String,
+    /// Requested duration, seconds (counted from approval).
+    pub duration_secs: u64,
+    pub status: GrantStatus,
+    pub requested: Timestamp,
+    pub decided_by: Option<String>,
+    pub until: Option<Timestamp>,
+    pub history: Vec<Step>,
+}
+
+impl Grant {
+    /// The status at `now` (an approved grant past its time is expired).
+    pub fn status_at(&self, now: Timestamp) -> GrantStatus {
+        match (self.status, self.until) {
+            (GrantStatus::Approved, Some(u)) if u <= now => GrantStatus::Expired,
+            (s, _) => s,
+        }
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(k: &[u8], v: &[u8]) -> graph::Result<T> {
+    serde_json::from_slice(v).map_err(|e| graph::Error::Corrupt {
+        key: String::from_utf8_lossy(k).into_owned(),
+        why: e.to_string(),
+    })
+}
+
+/// A new time-ordered id with a prefix letter.
+pub fn new_id(prefix: char, now: Timestamp) -> String {
+    format!("{prefix}{:013}-{:08x}", now.0.max(0), rand::random::<u32>())
+}
+
+pub fn put(store: &RocksStore, g: &Grant) -> graph::Result<()> {
+    store.app_write(&[([GRANT, g.id.as_bytes()].concat(), Some(json(g)))])
+}
+
+pub fn get(store: &RocksStore, id: &str) -> graph::Result<Option<Grant>> {
+    let k = [GRANT, id.as_bytes()].concat();
+    store.app_get(&k)?.map(|v| parse(&k, &v)).transpose()
+}
+
+/// Every grant, oldest first.
+pub fn all(store: &RocksStore) -> graph::Result<Vec<Grant>> {
+    let mut out = Vec::new();
+    store.app_scan(GRANT, false, None, |k, v| {
+        out.push(parse(k, v)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The grants in force for `who` at `now`.
+pub fn active(store: &RocksStore, who: &str, now: Timestamp) -> graph::Result<Vec<ActiveGrant>> {
+    Ok(all(store)?
+        .into_iter()
+        .filter(|g| g.requester == who && g.status_at(now) == GrantStatus::Approved)
+        .filter_map(|g| {
+            let subject = match &g.subject {
+                None => None,
+                Some(s) => Some(NodeRef::parse(s).ok()?),
+            };
+            Some(ActiveGrant {
+                id: g.id,
+                subject,
+                regions: g.regions,
+                until: g.until?,
+            })
+        })
+        .collect())
+}
+
+/// A saved investigation: subjects, the queries that found them, notes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Investigation {
+    pub id: String,
+    pub owner: String,
+    pub title: String,
+    pub subjects: Vec<String>,
+    pub queries: Vec<String>,
+    pub notes: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+pub fn put_investigation(store: &RocksStore, i: &Investigation) -> graph::Result<()> {
+    store.app_write(&[([INVESTIGATION, i.id.as_bytes()].concat(), Some(json(i)))])
+}
+
+pub fn delete_investigation(store: &RocksStore, id: &str) -> graph::Result<()> {
+    store.app_write(&[([INVESTIGATION, id.as_bytes()].concat(), None)])
+}
+
+pub fn investigations(store: &RocksStore) -> graph::Result<Vec<Investigation>> {
+    let mut out = Vec::new();
+    store.app_scan(INVESTIGATION, true, None, |k, v| {
+        out.push(parse(k, v)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
