@@ -5,8 +5,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The thing does not exist, or is outside the caller's scope (the two
-    /// are indistinguishable by design).
-    #[error("{0} not found")]
+    /// are indistinguishable by design). The message names the kind of
+    /// thing only (`person not found`), never the key asked for.
+    #[error("{} not found", kind_of(.0))]
     NotFound(String),
     #[error("{0}")]
     BadInput(String),
@@ -17,6 +18,11 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+}
+
+/// `person` of `person:3209…`, `alert` of `alert A…`.
+fn kind_of(what: &str) -> &str {
+    what.split([':', ' ']).next().unwrap_or(what)
 }
 
 impl ApiError {
@@ -87,6 +93,13 @@ impl From<anyhow::Error> for ApiError {
 /// details are logged here and never returned.
 pub fn annotate(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
+        if err
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+        {
+            continue; // set where it was raised (the guard: FORBIDDEN, UNAVAILABLE)
+        }
         let code = if let Some(api) = err.source::<ApiError>() {
             if let ApiError::Internal(detail) = api {
                 tracing::error!(error = %detail, path = ?err.path, "internal error");

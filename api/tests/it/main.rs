@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use rand::{Rng, SeedableRng};
 
+mod access;
 mod analysis;
 mod relations;
 mod search;
