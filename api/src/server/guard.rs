@@ -201,48 +201,29 @@ impl Extension for GuardExt {
         resp
     }
 
+    /// Subscriptions: the guard is created before the request is attached,
+    /// so only a principal of the connection (WebSocket `connection_init`)
+    /// is known here; it masks the stream for it. The resolver checks the
+    /// role, masks for the request's principal and writes the audit entry
+    /// (it is the first place that knows both).
     fn subscribe<'s>(
         &self,
         ctx: &ExtensionContext<'_>,
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let p = principal(ctx).into_owned();
+        let p = ctx.data_opt::<Principal>().cloned();
         let e = engine(ctx).cloned();
         let stream = next.run(ctx, stream);
-        let Some(e) = e else { return stream };
-        if let Ok(seen) = self.seen.lock() {
-            let entry = NewEntry {
-                who: p.name.clone(),
-                role: p.role.as_str().to_owned(),
-                token: p.token.clone(),
-                operation: seen.operation.clone(),
-                fields: vec!["alerts".into()],
-                query: seen.query.clone(),
-                variables: seen.variables.clone(),
-                records: vec![],
-                outcome: "subscribed".into(),
-            };
-            if let Err(err) = e.audit.append(&e.store(), entry, now()) {
-                tracing::error!(error = %err, "audit log write failed; subscription refused");
-                return futures_util::stream::once(async {
-                    Response::from_errors(vec![ServerError::new(
-                        "the request could not be recorded; try again",
-                        None,
-                    )])
+        match (p, e) {
+            (Some(p), Some(e)) if !p.see_identifiers => stream
+                .map(move |mut r| {
+                    mask_response(&e.auth, &mut r);
+                    r
                 })
-                .boxed();
-            }
+                .boxed(),
+            _ => stream,
         }
-        if p.see_identifiers {
-            return stream;
-        }
-        stream
-            .map(move |mut r| {
-                mask_response(&e.auth, &mut r);
-                r
-            })
-            .boxed()
     }
 }
 

@@ -1180,6 +1180,7 @@ fn abuse_limits_refuse_quickly_over_http() {
         c.auth.rate_burst = 40;
         c.server.body_limit_mb = 1;
         c.server.production = true;
+        c.server.max_complexity = 60;
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1205,6 +1206,10 @@ fn abuse_limits_refuse_quickly_over_http() {
         let deep = "{ person(id: \"x\") { cohabitants { items { node { archive { cohabitants { items { node { archive { cohabitants { items { node { archive { cohabitants { items { node { ref } } } } } } } } } } } } } } } } }";
         let v: Value = post("o", gq(deep)).send().await.unwrap().json().await.unwrap();
         assert!(v["errors"][0]["message"].as_str().unwrap().contains("nested too deep"), "{v:#}");
+        // complexity
+        let wide: String = (0..12).map(|i| format!("f{i}: search(query: \"张\") {{ totalCount edges {{ node {{ score entity {{ ref label kind key }} }} }} }} ")).collect();
+        let v: Value = post("o", gq(&format!("{{ {wide} }}"))).send().await.unwrap().json().await.unwrap();
+        assert!(v["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{v:#}");
         // page size
         let v: Value = post("o", gq("{ search(query: \"张\", first: 100000) { totalCount } }")).send().await.unwrap().json().await.unwrap();
         assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{v:#}");
@@ -1271,4 +1276,80 @@ fn abuse_limits_refuse_quickly_over_http() {
         }
         assert!(limited, "no 429 within 60 requests");
     });
+}
+
+#[test]
+fn the_alert_stream_is_scoped_masked_and_role_checked() {
+    use futures_util::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |_| {});
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let q = "subscription { alerts { kind region subject evidence } }";
+    let stream = |who: &str| {
+        w.schema
+            .execute_stream(async_graphql::Request::new(q).data(w.principal(who)))
+    };
+    rt.block_on(async {
+        // each stream polled from the start (a subscription begins when first polled)
+        let live = |s: futures_util::stream::BoxStream<'static, async_graphql::Response>| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                let mut s = s;
+                while let Some(r) = s.next().await {
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
+        };
+        let mut officer = live(stream("o"));
+        let mut admin = live(stream("x"));
+        let mut dashboard = live(stream("d"));
+        // the dashboard may not subscribe: refused at once
+        let first = tokio::time::timeout(Duration::from_secs(5), dashboard.next()).await.unwrap().unwrap();
+        let v = serde_json::to_value(&first).unwrap();
+        assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // alarms in both regions, the canary's first
+        let cfg = w.e.config.parse_config(api::server::engine::now()).unwrap();
+        let rec = move |l: Value| ::ingest::parse_line(&l.to_string(), &cfg).unwrap().unwrap();
+        let dev = w.ins["D"].clone();
+        let e = Arc::clone(&w.e);
+        tokio::task::spawn_blocking(move || {
+            e.write(&[rec(json!({"type":"device_alarm","id":"canary-alarm-live","device":"33010200001310009999","time":"2026-10-08T10:00:00+08:00","kind":"fall"}))]).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            e.write(&[rec(json!({"type":"device_alarm","id":"alarm-a-live","device":dev,"time":"2026-10-08T10:00:00+08:00","kind":"fall"}))]).unwrap();
+        })
+        .await
+        .unwrap();
+        // the admin gets both; the officer only the city's
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let r = tokio::time::timeout(Duration::from_secs(10), admin.next()).await.unwrap().unwrap();
+            got.push(serde_json::to_value(&r).unwrap()["data"]["alerts"]["evidence"][0].as_str().unwrap().to_owned());
+        }
+        assert_eq!(got, ["canary-alarm-live", "alarm-a-live"]);
+        let r = tokio::time::timeout(Duration::from_secs(10), officer.next()).await.unwrap().unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["data"]["alerts"]["evidence"], json!(["alarm-a-live"]), "{v:#}");
+        assert!(tokio::time::timeout(Duration::from_millis(500), officer.next()).await.is_err());
+    });
+    // the subscriptions are in the audit log
+    let v = w.data("x", "{ auditLog(first: 50) { who outcome } }");
+    let subs: Vec<&str> = v["auditLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "subscribed")
+        .map(|e| e["who"].as_str().unwrap())
+        .collect();
+    assert!(
+        subs.contains(&"officer-a") && subs.contains(&"admin"),
+        "{subs:?}"
+    );
 }

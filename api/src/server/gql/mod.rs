@@ -152,7 +152,10 @@ pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive>
             }
             NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some() || seen(&store, &n2)?,
         };
-        Ok(exists && principal.sees(e, &store, &n2)?)
+        // the scope check runs whether or not the thing exists, so the two
+        // answers take the same path (and about the same time)
+        let visible = principal.sees(e, &store, &n2)?;
+        Ok(exists && visible)
     })
     .await?;
     if found {
@@ -1563,18 +1566,62 @@ impl Subscription {
         ctx: &Context<'_>,
         region: Option<String>,
         #[graphql(default)] kinds: Vec<String>,
-    ) -> impl Stream<Item = Alert> + use<> {
+    ) -> async_graphql::Result<impl Stream<Item = Alert> + use<>> {
+        use async_graphql::ErrorExtensions as _;
         use futures_util::StreamExt as _;
-        let rx = ctx.engine().alerts_tx.subscribe();
-        let mut principal = ctx.principal().clone();
-        if !principal.role.may(super::scope::Access::Alerts) {
-            principal = Principal::nobody();
+        // the guard's role check runs per resolved field, which a
+        // subscription's root field is not: checked here, from the same table
+        let principal = ctx.principal().clone();
+        let allowed =
+            super::scope::access("Subscription", "alerts").is_some_and(|a| principal.role.may(a));
+        if !allowed {
+            return Err(async_graphql::Error::new(format!(
+                "the {} role may not use alerts",
+                principal.role.as_str()
+            ))
+            .extend_with(|_, e| e.set("code", "FORBIDDEN")));
         }
-        tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |a| {
-            let keep = a
-                .ok()
-                .filter(|a| alert_matches(a, &principal, region.as_deref(), &kinds));
-            std::future::ready(keep.map(Alert))
-        })
+        // the subscription is a personal read: recorded before it starts
+        let entry = super::audit::NewEntry {
+            who: principal.name.clone(),
+            role: principal.role.as_str().to_owned(),
+            token: principal.token.clone(),
+            operation: "subscription".into(),
+            fields: vec!["alerts".into()],
+            query: "subscription alerts".into(),
+            variables: serde_json::json!({"region": region, "kinds": kinds}),
+            records: vec![],
+            outcome: "subscribed".into(),
+        };
+        let e = Arc::clone(ctx.engine());
+        tokio::task::spawn_blocking(move || e.audit.append(&e.store(), entry, now()))
+            .await
+            .map_err(|err| ApiError::Internal(err.to_string()))?
+            .map_err(|err| {
+                tracing::error!(error = %err, "audit log write failed; subscription refused");
+                ApiError::Unavailable("the request could not be recorded; try again".into())
+            })?;
+        let auth_engine = Arc::clone(ctx.engine());
+        let rx = ctx.engine().alerts_tx.subscribe();
+        Ok(
+            tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |a| {
+                let keep = a
+                    .ok()
+                    .filter(|a| alert_matches(a, &principal, region.as_deref(), &kinds));
+                let keep = keep.map(|mut a| {
+                    if !principal.see_identifiers {
+                        let m = |s: &str| super::guard::mask_text(&auth_engine.auth, s);
+                        a.subject = a.subject.as_deref().map(m);
+                        a.title = m(&a.title);
+                        a.evidence = a.evidence.iter().map(|x| m(x)).collect();
+                        a.history
+                            .iter_mut()
+                            .for_each(|h| h.note = h.note.as_deref().map(m));
+                    }
+                    Alert(a)
+                });
+                std::future::ready(keep)
+            }),
+        )
     }
 }
