@@ -619,6 +619,12 @@ mod tests {
         assert_eq!(documented.server, defaults.server);
         assert_eq!(documented.deployment, defaults.deployment);
         assert_eq!(documented.relations, defaults.relations);
+        // `dir` shows where the default puts it
+        let auth = AuthSection {
+            dir: None,
+            ..documented.auth.clone()
+        };
+        assert_eq!(auth, defaults.auth);
         // the sensitive periods as the README's comment writes them
         let line = readme
             .lines()
