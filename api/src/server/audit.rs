@@ -5,7 +5,7 @@
 //! the retention from its oldest end (the anchor keeps the chain verifiable
 //! from the oldest kept entry).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use graph::RocksStore;
 use model::Timestamp;
@@ -86,11 +86,22 @@ fn corrupt(k: &[u8], why: impl ToString) -> graph::Error {
     }
 }
 
-/// The chain's head, held while an entry is appended (appends are
-/// serialised; each is one synced write).
+/// An entry waiting for the next group write, and where its outcome goes.
+type Waiting = (
+    NewEntry,
+    Timestamp,
+    Arc<Mutex<Option<Result<Entry, String>>>>,
+);
+
+/// The chain's head and the appends waiting for it. Appends are group
+/// committed: a caller queues its entry and takes the writer lock; whoever
+/// holds it chains everything queued and writes it in one synced batch, so
+/// concurrent requests share an fsync and the chain stays in one order.
 #[derive(Debug)]
 pub struct AuditLog {
     head: Mutex<(u64, String)>,
+    queue: Mutex<Vec<Waiting>>,
+    writer: Mutex<()>,
 }
 
 /// What verification found.
@@ -122,48 +133,81 @@ impl AuditLog {
         };
         Ok(Self {
             head: Mutex::new(head),
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
         })
     }
 
     /// Appends an entry durably; the response may leave once this returns.
     pub fn append(&self, store: &RocksStore, n: NewEntry, at: Timestamp) -> graph::Result<Entry> {
-        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let records_total = n.records.len();
-        let mut records = n.records;
-        records.truncate(MAX_RECORDS);
-        let mut e = Entry {
-            seq: head.0,
-            at: at.0,
-            who: n.who,
-            role: n.role,
-            token: n.token,
-            operation: n.operation,
-            fields: n.fields,
-            query: n.query,
-            variables: n.variables,
-            records,
-            records_total,
-            outcome: n.outcome,
-            prev: head.1.clone(),
-            hash: String::new(),
-        };
-        e.hash = digest(&e);
-        let v = serde_json::to_vec(&e).map_err(|err| corrupt(b"audit", err))?;
-        store.app_write(&[(key(e.seq), Some(v))])?;
-        *head = (e.seq + 1, e.hash.clone());
-        Ok(e)
+        let cell = Arc::new(Mutex::new(None));
+        lock(&self.queue).push((n, at, Arc::clone(&cell)));
+        let _writer = lock(&self.writer);
+        // a writer before us may have taken our entry along
+        if let Some(r) = lock(&cell).take() {
+            return r.map_err(graph::Error::Storage);
+        }
+        let batch = std::mem::take(&mut *lock(&self.queue));
+        let mut head = lock(&self.head);
+        let (mut seq, mut prev) = head.clone();
+        let mut writes = Vec::with_capacity(batch.len());
+        let mut made = Vec::with_capacity(batch.len());
+        for (n, at, c) in batch {
+            let records_total = n.records.len();
+            let mut records = n.records;
+            records.truncate(MAX_RECORDS);
+            let mut e = Entry {
+                seq,
+                at: at.0,
+                who: n.who,
+                role: n.role,
+                token: n.token,
+                operation: n.operation,
+                fields: n.fields,
+                query: n.query,
+                variables: n.variables,
+                records,
+                records_total,
+                outcome: n.outcome,
+                prev: prev.clone(),
+                hash: String::new(),
+            };
+            e.hash = digest(&e);
+            writes.push((key(seq), Some(serde_json::to_vec(&e).unwrap_or_default())));
+            seq += 1;
+            prev = e.hash.clone();
+            made.push((e, c));
+        }
+        match store.app_write(&writes) {
+            Ok(()) => {
+                *head = (seq, prev);
+                for (e, c) in made {
+                    *lock(&c) = Some(Ok(e));
+                }
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                for (_, c) in made {
+                    *lock(&c) = Some(Err(msg.clone()));
+                }
+            }
+        }
+        drop(head);
+        let r = lock(&cell).take();
+        r.unwrap_or_else(|| Err("the audit entry was not written".into()))
+            .map_err(graph::Error::Storage)
     }
 
     /// The sequence the next entry gets (a log whose last entry is not the
     /// one before it lost its tail).
     pub fn next_seq(&self) -> u64 {
-        self.head.lock().unwrap_or_else(|p| p.into_inner()).0
+        lock(&self.head).0
     }
 
     /// Removes entries older than `before` from the oldest end, moving the
     /// anchor to the first kept entry (in the same write).
     pub fn prune(&self, store: &RocksStore, before: Timestamp) -> graph::Result<usize> {
-        let _head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = lock(&self.writer);
         let mut doomed = Vec::new();
         let mut next: Option<Anchor> = None;
         store.app_scan(ENTRY, false, None, |k, v| {
@@ -195,6 +239,10 @@ impl AuditLog {
         store.app_write(&writes)?;
         Ok(doomed.len())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn anchor(store: &RocksStore) -> graph::Result<Option<Anchor>> {
@@ -281,4 +329,43 @@ pub fn verify(store: &RocksStore) -> graph::Result<Verification> {
         Ok(true)
     })?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_appends_form_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.store.path = dir.path().join("store");
+        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let log = AuditLog::open(&store).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (log, store) = (&log, &store);
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let n = NewEntry {
+                            who: format!("t{t}"),
+                            records: vec![format!("person:{i}")],
+                            ..NewEntry::default()
+                        };
+                        let e = log.append(store, n, Timestamp(i)).unwrap();
+                        assert_eq!(e.who, format!("t{t}"));
+                    }
+                });
+            }
+        });
+        let v = verify(&store).unwrap();
+        assert!(v.ok, "{v:?}");
+        assert_eq!((v.entries, v.last_seq), (320, Some(319)));
+        assert_eq!(log.next_seq(), 320);
+        // reopened, the chain goes on
+        let log = AuditLog::open(&store).unwrap();
+        log.append(&store, NewEntry::default(), Timestamp(1))
+            .unwrap();
+        assert!(verify(&store).unwrap().ok);
+    }
 }

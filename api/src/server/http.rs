@@ -403,15 +403,41 @@ pub fn status_json(e: &Engine) -> Value {
     })
 }
 
-async fn health(State(app): State<App>) -> Response {
+/// Whether the request is an all-regions caller's (the deployment-wide
+/// counts of `/health` and `/metrics` are for operators, not for anyone).
+fn operator(e: &Engine, headers: &HeaderMap) -> bool {
+    authenticate(e, headers).is_ok_and(|p| p.regions.is_none())
+}
+
+/// Liveness for anyone (status, version, uptime); the counts and lag for an
+/// all-regions caller.
+async fn health(State(app): State<App>, headers: HeaderMap) -> Response {
     let e = Arc::clone(&app.engine);
-    match tokio::task::spawn_blocking(move || status_json(&e)).await {
+    match tokio::task::spawn_blocking(move || {
+        let v = status_json(&e);
+        if operator(&e, &headers) {
+            v
+        } else {
+            json!({"status": v["status"], "version": v["version"], "uptime_secs": v["uptime_secs"]})
+        }
+    })
+    .await
+    {
         Ok(v) => axum::Json(v).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
-async fn metrics(State(app): State<App>) -> Response {
+/// Prometheus metrics, for an all-regions caller (a scraper with an admin
+/// token).
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+    let e = Arc::clone(&app.engine);
+    let ok = tokio::task::spawn_blocking(move || operator(&e, &headers))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return unauthorized("metrics need an admin token (Authorization: Bearer …)".into());
+    }
     use prometheus_client::encoding::text::encode;
     use prometheus_client::metrics::counter::ConstCounter;
     use prometheus_client::metrics::gauge::ConstGauge;

@@ -44,7 +44,7 @@ pub enum Access {
     Personal,
     /// Counts only (the dashboard).
     Aggregate,
-    /// Who am I, server status.
+    /// Who am I.
     Status,
     /// Reading alerts (and the live alert stream).
     Alerts,
@@ -68,8 +68,9 @@ pub enum Access {
     Investigate,
     /// The audit log.
     Audit,
-    /// Issued tokens and their revocation.
-    Tokens,
+    /// Server status (deployment-wide counts), issued tokens and their
+    /// revocation.
+    Admin,
 }
 
 impl Access {
@@ -78,7 +79,7 @@ impl Access {
     pub fn personal(self) -> bool {
         !matches!(
             self,
-            Access::Aggregate | Access::Status | Access::Audit | Access::Tokens
+            Access::Aggregate | Access::Status | Access::Audit | Access::Admin
         )
     }
 }
@@ -109,14 +110,14 @@ pub const FIELDS: &[(&str, &str, Access)] = &[
     ("Query", "alert", Access::Alerts),
     ("Query", "watchLists", Access::WatchRead),
     ("Query", "watchList", Access::WatchRead),
-    ("Query", "status", Access::Status),
+    ("Query", "status", Access::Admin),
     ("Query", "me", Access::Status),
     ("Query", "grants", Access::GrantRead),
     ("Query", "investigations", Access::Investigate),
     ("Query", "investigation", Access::Investigate),
     ("Query", "auditLog", Access::Audit),
     ("Query", "auditVerify", Access::Audit),
-    ("Query", "tokens", Access::Tokens),
+    ("Query", "tokens", Access::Admin),
     ("Mutation", "signAlert", Access::AlertWork),
     ("Mutation", "handleAlert", Access::AlertWork),
     ("Mutation", "createWatchList", Access::WatchWrite),
@@ -134,7 +135,7 @@ pub const FIELDS: &[(&str, &str, Access)] = &[
     ("Mutation", "revokeGrant", Access::GrantRead),
     ("Mutation", "saveInvestigation", Access::Investigate),
     ("Mutation", "deleteInvestigation", Access::Investigate),
-    ("Mutation", "revokeToken", Access::Tokens),
+    ("Mutation", "revokeToken", Access::Admin),
     ("Subscription", "alerts", Access::Alerts),
 ];
 
@@ -179,7 +180,7 @@ impl Role {
                     | GrantRead
                     | Investigate
             ),
-            Role::Commander => !matches!(a, Audit | Tokens | GrantRequest),
+            Role::Commander => !matches!(a, Audit | Admin | GrantRequest),
         }
     }
 }

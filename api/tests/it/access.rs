@@ -262,6 +262,33 @@ impl World {
                 .unwrap()
                 .to_owned()
         };
+        // a tag on the city person whose evidence reaches into the canary
+        // region (its evenings there, the canary beside it)
+        {
+            let store = w.e.store();
+            let f = analysis::Finding {
+                model: "frequent_night_outs",
+                entity: model::NodeRef::parse(&format!("person:{p}")).unwrap(),
+                from: model::Timestamp(0),
+                to: model::Timestamp(1),
+                score: 1.0,
+                evidence: vec![
+                    "cx-b-3".into(),
+                    first_event.clone(),
+                    format!("person:{CANARY_PERSON}"),
+                ],
+                detail: String::new(),
+                alert: false,
+            };
+            api::tagbook::apply(
+                &store,
+                &["frequent_night_outs"],
+                &[f],
+                model::Timestamp(1),
+                None,
+            )
+            .unwrap();
+        }
         let wl = |w: &World, region: &str| {
             let v = w.data("x", &format!(r#"mutation {{ createWatchList(input: {{name: "list", region: "{region}"}}) {{ id }} }}"#));
             v["createWatchList"]["id"].as_str().unwrap().to_owned()
@@ -391,7 +418,7 @@ const MATRIX: &[(&str, &str, &str, &str)] = &[
         "Query",
         "person",
         "oacx",
-        r#"{ person(id: "{P}") { ref label person { id idNumber phone name } tags { model } } }"#,
+        r#"{ person(id: "{P}") { ref label person { id idNumber phone name } tags(includeRetired: true) { model evidence detail } openAlerts { id evidence } similarFaces { entity { ref label } } watchLists { id } } }"#,
     ),
     (
         "Query",
@@ -427,7 +454,7 @@ const MATRIX: &[(&str, &str, &str, &str)] = &[
         "Query",
         "archive",
         "oacx",
-        r#"{ archive(ref: "person:{P}") { ref sightings(first: 50) { edges { node { event device subjects } } } cohabitants { total items { node { ref label archive { ref } } } } companions { total items { node { ref } } } trajectorySummary { communities { community } } } }"#,
+        r#"{ archive(ref: "person:{P}") { ref sightings(first: 50) { edges { node { event device subjects } } } cohabitants { total items { node { ref label archive { ref } } } } companions { total items { node { ref } evidence { events } } } relations { total items { kind node { ref } evidence { events records } } } trajectorySummary { communities { community } } } }"#,
     ),
     (
         "Query",
@@ -525,7 +552,7 @@ const MATRIX: &[(&str, &str, &str, &str)] = &[
         "oacx",
         r#"{ watchList(id: "{WL}") { id region persons } }"#,
     ),
-    ("Query", "status", "oacdbx", r#"{ status }"#),
+    ("Query", "status", "x", r#"{ status }"#),
     (
         "Query",
         "me",

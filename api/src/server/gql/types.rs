@@ -169,9 +169,25 @@ pub async fn evidence(
     limit: usize,
 ) -> ApiResult<Vec<EvidenceItem>> {
     let limit = limit.min(ctx.max_page());
+    let principal = ctx.principal().clone();
     blocking(ctx, move |e| {
         let store = e.store();
-        let mut out: Vec<EvidenceItem> = graph::project::evidence(&store, &key, limit)?
+        // evidence at devices outside the caller's scope (and not under a
+        // grant on either end) is left out
+        let ends = [&key.from, &key.to];
+        let mut kept = Vec::new();
+        for ev in graph::project::evidence(&store, &key, limit)? {
+            let mut visible = true;
+            for id in &ev.events {
+                if let Some(x) = store.event(id.as_str())? {
+                    visible &= principal.sees_at(e, &store, &x.device, &ends)?;
+                }
+            }
+            if visible {
+                kept.push(ev);
+            }
+        }
+        let mut out: Vec<EvidenceItem> = kept
             .into_iter()
             .map(|ev| EvidenceItem {
                 day: Some(ev.day.to_string()),
@@ -1173,7 +1189,27 @@ impl Archive {
         let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let tags = crate::tagbook::tags_of(&store, &me)?;
+            let mut tags = crate::tagbook::tags_of(&store, &me)?;
+            // evidence the caller may not see is left out: events at devices
+            // out of scope, related archives out of scope
+            if principal.regions.is_some() {
+                for t in &mut tags {
+                    let mut kept = Vec::new();
+                    for ev in std::mem::take(&mut t.evidence) {
+                        let visible = if let Some(x) = store.event(&ev)? {
+                            principal.sees_at(e, &store, &x.device, &[&node])?
+                        } else if let Ok(n) = NodeRef::parse(&ev) {
+                            principal.sees_beside(e, &store, &node, &n)?
+                        } else {
+                            true
+                        };
+                        if visible {
+                            kept.push(ev);
+                        }
+                    }
+                    t.evidence = kept;
+                }
+            }
             drop(store);
             let suggest = tags
                 .iter()
