@@ -87,7 +87,7 @@ done = function(summary, latency, requests)
 end
 EOF
 
-echo "== town preset, 30 days: $(curl -s "http://127.0.0.1:$port/health")"
+echo "== town preset, 30 days: $(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/health")"
 printf '%-12s %10s %10s %10s %10s %8s\n' workload "req/s" "p50 ms" "p99 ms" requests errors
 for w in archive trajectory subgraph search dashboard; do
     # one request first: it must answer without errors

@@ -1208,6 +1208,7 @@ fn abuse_limits_refuse_quickly_over_http() {
         c.server.body_limit_mb = 1;
         c.server.production = true;
         c.server.max_complexity = 60;
+        c.server.request_timeout_secs = 1;
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1291,6 +1292,22 @@ fn abuse_limits_refuse_quickly_over_http() {
             {"MotorVehicleID": "mv-unreg-1", "DeviceID": dev, "PassTime": "20261008083100", "PlateNo": "浙A00001"}]}}).to_string())
             .send().await.unwrap().json().await.unwrap();
         assert_eq!(v["ResponseStatusListObject"]["ResponseStatusObject"][0]["StatusCode"], "4", "{v:#}");
+        // a request slower than request_timeout_secs (a body that never
+        // comes) is cut off with 408
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let addr = base.trim_start_matches("http://");
+            let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+                bearer("o")
+            );
+            sock.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 256];
+            let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf)).await.unwrap().unwrap();
+            let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        }
         // rate: the burst is spent, then 429 with Retry-After
         let mut limited = false;
         for _ in 0..60 {
@@ -1379,4 +1396,45 @@ fn the_alert_stream_is_scoped_masked_and_role_checked() {
         subs.contains(&"officer-a") && subs.contains(&"admin"),
         "{subs:?}"
     );
+}
+
+#[test]
+fn placeholders_say_something_is_there_never_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |c| c.auth.hidden_nodes = "placeholder".into());
+    let p = w.ins["P"].clone();
+    // the admin sees the city person's companion in the canary region
+    let q = format!(
+        r#"{{ subgraph(seeds: ["person:{p}"], hops: 1) {{ nodes {{ entity {{ ref kind label }} }} edges {{ kind from to context }} hidden }} }}"#
+    );
+    let admin = w.data("x", &q);
+    assert!(admin.to_string().contains(CANARY_PERSON), "{admin:#}");
+    // the officer sees that something is there, never what
+    let v = w.data("o", &q);
+    let text = v.to_string();
+    for c in CANARIES {
+        assert!(!text.contains(c), "{c}: {v:#}");
+    }
+    assert!(v["subgraph"]["hidden"].as_u64().unwrap() >= 1, "{v:#}");
+    let hidden: Vec<&Value> = v["subgraph"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["entity"]["kind"] == "hidden")
+        .collect();
+    assert!(!hidden.is_empty(), "{v:#}");
+    assert!(
+        v["subgraph"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["to"].as_str().unwrap().starts_with("hidden:")
+                || e["from"].as_str().unwrap().starts_with("hidden:"))
+    );
+    let v = w.data("o", &format!(r#"{{ person(id: "{p}") {{ companions {{ total items {{ node {{ ref kind }} strength evidence {{ events }} }} }} }} }}"#));
+    let text = v.to_string();
+    for c in CANARIES {
+        assert!(!text.contains(c), "{c}: {v:#}");
+    }
+    assert!(text.contains("hidden:"), "{v:#}");
 }
