@@ -6,7 +6,7 @@
 //! 2. **aliases**: a request with more aliased fields than
 //!    `server.max_aliases` is refused before it runs;
 //! 3. **roles**: every root field is looked up in [`scope::FIELDS`] and run
-//!    only when the caller's role may ([`Role::may`]); a field without a
+//!    only when the caller's role may ([`crate::auth::Role::may`]); a field without a
 //!    row is refused for everyone;
 //! 4. **masking out**: for a role that may not see identifiers, every
 //!    identity number in the response (data and errors) becomes its handle
