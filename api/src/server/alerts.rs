@@ -113,11 +113,14 @@ fn alert_id(time: Timestamp, dedup: &str) -> String {
     )
 }
 
-fn json<T: Serialize>(v: &T) -> Vec<u8> {
+/// A record of the store's own, as stored.
+pub(crate) fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(key: &[u8], v: &[u8]) -> graph::Result<T> {
+/// A stored record of the store's own (an unreadable one is corruption,
+/// named by its key).
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], v: &[u8]) -> graph::Result<T> {
     serde_json::from_slice(v).map_err(|e| graph::Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         why: e.to_string(),

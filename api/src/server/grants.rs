@@ -11,6 +11,7 @@ use graph::RocksStore;
 use model::{NodeRef, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::alerts::{json, parse};
 use super::scope::ActiveGrant;
 
 const GRANT: &[u8] = b"grant/";
@@ -61,17 +62,6 @@ impl Grant {
             (s, _) => s,
         }
     }
-}
-
-fn json<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
-}
-
-fn parse<T: serde::de::DeserializeOwned>(k: &[u8], v: &[u8]) -> graph::Result<T> {
-    serde_json::from_slice(v).map_err(|e| graph::Error::Corrupt {
-        key: String::from_utf8_lossy(k).into_owned(),
-        why: e.to_string(),
-    })
 }
 
 /// A new time-ordered id with a prefix letter.

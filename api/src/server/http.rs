@@ -617,28 +617,26 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
     let mut records = Vec::new();
     let mut slots = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        match ingest::parse_line(line, &cfg) {
-            Ok(None) => {}
-            Ok(Some(r)) => match may_post(&app.engine, &principal, &r) {
-                Ok(()) => {
-                    slots.push(results.len());
-                    results.push(json!({"line": i + 1, "id": record_id(&r)}));
-                    records.push(r);
-                }
+        let parsed = ingest::parse_line(line, &cfg).and_then(|r| match r {
+            Some(r) => match may_post(&app.engine, &principal, &r) {
+                Ok(()) => Ok(Some(r)),
                 Err(why) => {
                     tracing::warn!(caller = %principal.name, line = i + 1, why, "intake: record refused");
-                    app.engine
-                        .metrics
-                        .ingest_rejected
-                        .fetch_add(1, Ordering::Relaxed);
-                    results.push(json!({
-                        "line": i + 1,
-                        "id": record_id(&r),
-                        "status": "rejected",
-                        "problems": [{"field": "device", "why": why}],
-                    }));
+                    Err(vec![ingest::FieldProblem {
+                        field: "device".into(),
+                        why,
+                    }])
                 }
             },
+            None => Ok(None),
+        });
+        match parsed {
+            Ok(None) => {}
+            Ok(Some(r)) => {
+                slots.push(results.len());
+                results.push(json!({"line": i + 1, "id": record_id(&r)}));
+                records.push(r);
+            }
             Err(problems) => {
                 app.engine
                     .metrics

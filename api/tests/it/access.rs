@@ -16,6 +16,7 @@ use api::server::scope::Principal;
 use api::server::{Engine, errors, gql, http};
 use serde_json::{Value, json};
 
+use super::server::serve;
 use super::{ingest, ok, small_city};
 
 const A: &str = "320902";
@@ -1183,16 +1184,6 @@ fn region_collision_finds_the_planted_subjects_with_evidence() {
         serde_json::from_str(v["saveInvestigation"]["exportJson"].as_str().unwrap()).unwrap();
     assert_eq!(j["notes"], "two evenings");
     assert_eq!(j["subjects"][0]["ref"], x.as_str());
-}
-
-/// Starts the HTTP server on a free port.
-async fn serve(e: Arc<Engine>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, http::router(e)).await.unwrap();
-    });
-    format!("http://{addr}")
 }
 
 #[test]

@@ -593,7 +593,7 @@ fn alerts_workflow_and_watch_lists() {
 }
 
 /// Starts the HTTP server on a free port; returns its base URL.
-async fn serve(e: Arc<Engine>) -> String {
+pub(crate) async fn serve(e: Arc<Engine>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

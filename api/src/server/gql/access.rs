@@ -350,16 +350,7 @@ impl AccessQuery {
                 }
                 *by_region.entry(region.unwrap_or_default()).or_default() += 1;
                 if sightings.len() < limit {
-                    sightings.push(Sighting {
-                        time: fmt_time(&e.clock, s.time),
-                        event: s.event.as_str().to_owned(),
-                        slot: s.slot,
-                        device: s.device.as_str().to_owned(),
-                        r#type: s.kind.as_str().to_owned(),
-                        direction: s.direction.map(|d| d.as_str().to_owned()),
-                        role: s.role.as_str().to_owned(),
-                        subjects: s.subjects.iter().map(ToString::to_string).collect(),
-                    });
+                    sightings.push(Sighting::new(&e.clock, s));
                 }
             }
             let t = graph::timeline::trajectory_where(

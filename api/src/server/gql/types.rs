@@ -403,6 +403,21 @@ pub struct Sighting {
     pub subjects: Vec<String>,
 }
 
+impl Sighting {
+    pub fn new(clock: &model::Clock, s: graph::timeline::Sighting) -> Self {
+        Self {
+            time: fmt_time(clock, s.time),
+            event: s.event.as_str().to_owned(),
+            slot: s.slot,
+            device: s.device.as_str().to_owned(),
+            r#type: s.kind.as_str().to_owned(),
+            direction: s.direction.map(|d| d.as_str().to_owned()),
+            role: s.role.as_str().to_owned(),
+            subjects: s.subjects.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, SimpleObject)]
 pub struct TrackPoint {
     pub time: String,
@@ -1018,19 +1033,7 @@ impl Archive {
         let mut conn = Connection::new(cursor_present(&after), more);
         conn.edges.extend(items.into_iter().map(|s| {
             let c = format!("{}|{}|{}", s.time.0, s.event.as_str(), s.slot);
-            Edge::new(
-                c,
-                Sighting {
-                    time: fmt_time(&clock, s.time),
-                    event: s.event.as_str().to_owned(),
-                    slot: s.slot,
-                    device: s.device.as_str().to_owned(),
-                    r#type: s.kind.as_str().to_owned(),
-                    direction: s.direction.map(|d| d.as_str().to_owned()),
-                    role: s.role.as_str().to_owned(),
-                    subjects: s.subjects.iter().map(ToString::to_string).collect(),
-                },
-            )
+            Edge::new(c, Sighting::new(&clock, s))
         }));
         Ok(conn)
     }
