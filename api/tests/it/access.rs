@@ -1173,6 +1173,12 @@ fn region_collision_finds_the_planted_subjects_with_evidence() {
     let v = w.data("o", &q);
     assert_eq!(v["collision"]["devicesPerCondition"], json!([1, 3, 3]));
     assert!(v.to_string().contains(&x), "{v:#}");
+    // … and its search
+    let v = w.data(
+        "o",
+        r#"{ search(query: "甄金丝") { totalCount edges { node { entity { ref } } } } }"#,
+    );
+    assert_eq!(v["search"]["totalCount"], 1, "{v:#}");
     // saved and exported
     let v = w.data("o", &format!(r#"mutation {{ saveInvestigation(input: {{title: "door series", subjects: ["{x}"], queries: ["collision"], notes: "two evenings"}}) {{ id exportCsv exportJson }} }}"#));
     let csv = v["saveInvestigation"]["exportCsv"].as_str().unwrap();

@@ -500,13 +500,22 @@ impl BaseQuery {
         };
         let principal = ctx.principal().clone();
         let (res, labels) = blocking(ctx, move |e| {
-            // the caller's regions narrow the filter (the choke point)
+            // the caller's regions narrow the filter (the choke point), with
+            // the regions of its "any subject" grants
             let mut regions: Vec<String> = regions;
-            if let Some(scope) = &principal.regions {
+            if let Some(own) = &principal.regions {
+                let mut scope = own.clone();
+                scope.extend(
+                    principal
+                        .grants
+                        .iter()
+                        .filter(|g| g.subject.is_none())
+                        .flat_map(|g| g.regions.iter().cloned()),
+                );
                 if regions.is_empty() {
-                    regions = scope.clone();
+                    regions = scope;
                 } else {
-                    regions.retain(|r| principal.sees_region(Some(r)));
+                    regions.retain(|r| principal.sees_region_about(Some(r), &[]));
                     if regions.is_empty() {
                         regions = vec!["--none--".into()];
                     }
