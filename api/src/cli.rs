@@ -141,6 +141,10 @@ enum Command {
         /// Address to listen on (overrides `server.listen`).
         #[arg(long)]
         listen: Option<String>,
+        /// A token the playground page sends with every request (the demo;
+        /// refused unless listening on loopback: the page holds the token).
+        #[arg(long)]
+        playground_token: Option<String>,
     },
     /// Prints the GraphQL schema (SDL).
     Schema,
@@ -205,8 +209,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Faces(c) => crate::cli_search::faces(&config, c),
         Command::Merge { archive, into } => crate::cli_search::merge(&config, &archive, &into),
         Command::EvaluateFaces { truth } => crate::cli_search::evaluate_faces(&config, &truth),
-        Command::Serve { listen } => {
-            crate::server::serve(config, listen)?;
+        Command::Serve {
+            listen,
+            playground_token,
+        } => {
+            crate::server::serve(config, listen, playground_token)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(a) => crate::cli_analysis::analyze(&config, a),

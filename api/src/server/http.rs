@@ -44,9 +44,16 @@ struct App {
 
 /// The server's routes over an engine.
 pub fn router(engine: Arc<Engine>) -> Router {
+    router_with(engine, None)
+}
+
+/// The routes, with a token the playground page sends on every request
+/// (`anju serve --playground-token`, loopback only: anyone who loads the
+/// page holds it).
+pub fn router_with(engine: Arc<Engine>, playground_token: Option<&str>) -> Router {
     let schema = gql::schema(Arc::clone(&engine));
     let cfg = &engine.config.server;
-    let playground = Arc::new(playground_page(&engine));
+    let playground = Arc::new(playground_page(&engine, playground_token));
     let limit = cfg.body_limit_mb << 20;
     let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let app = App {
@@ -75,7 +82,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 /// Example queries the playground opens with, on ids of the data served.
-fn playground_page(engine: &Engine) -> String {
+fn playground_page(engine: &Engine, token: Option<&str>) -> String {
     let store = engine.store();
     // the first registered person (the scan stops there)
     let mut person = String::from("320902198001011234");
@@ -152,11 +159,17 @@ subscription LiveAlerts {{
 }}
 "#
     );
-    let html = GraphiQLSource::build()
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut page = GraphiQLSource::build()
         .endpoint("/graphql")
         .subscription_endpoint("/graphql/ws")
-        .title("Anju (安居) GraphQL")
-        .finish();
+        .title("Anju (安居) GraphQL");
+    if let Some(b) = &bearer {
+        page = page
+            .header("Authorization", b)
+            .ws_connection_param("Authorization", b);
+    }
+    let html = page.finish();
     let default = serde_json::to_string(&example).unwrap_or_default();
     html.replacen(
         "React.createElement(GraphiQL, {",

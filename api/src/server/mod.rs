@@ -30,12 +30,21 @@ use crate::config::Config;
 pub use engine::Engine;
 
 /// Serves until Ctrl-C or SIGTERM, then stops the projector and flushes.
-pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
+pub fn serve(
+    config: Config,
+    listen: Option<String>,
+    playground_token: Option<String>,
+) -> Result<()> {
     let addr: SocketAddr = listen
         .as_deref()
         .unwrap_or(&config.server.listen)
         .parse()
         .context("--listen must be address:port")?;
+    if playground_token.is_some() && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--playground-token puts the token in the page: only on a loopback address (127.0.0.1)"
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -89,9 +98,12 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );
-        axum::serve(listener, http::router(Arc::clone(&engine)))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        axum::serve(
+            listener,
+            http::router_with(Arc::clone(&engine), playground_token.as_deref()),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         anyhow::Ok(())
     })?;
     engine.shutdown();
