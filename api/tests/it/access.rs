@@ -295,6 +295,8 @@ impl World {
             v["createWatchList"]["id"].as_str().unwrap().to_owned()
         };
         let (wl_a, wl_b) = (wl(&w, "320902001001"), wl(&w, B));
+        // the canary region watches the city person: its list stays its own
+        w.data("x", &format!(r#"mutation {{ addToWatchList(id: "{wl_b}", persons: ["{p}"], plates: ["浙A7C777"]) {{ id }} }}"#));
         let grant = |w: &World, who: &str, subject: &str, region: &str| {
             let v = w.data(who, &format!(r#"mutation {{ requestGrant(subject: "{subject}", regions: ["{region}"], reason: "matrix case", duration: "1h") {{ id }} }}"#));
             v["requestGrant"]["id"].as_str().unwrap().to_owned()
@@ -419,7 +421,7 @@ const MATRIX: &[(&str, &str, &str, &str)] = &[
         "Query",
         "person",
         "oacx",
-        r#"{ person(id: "{P}") { ref label person { id idNumber phone name } tags(includeRetired: true) { model evidence detail } openAlerts { id evidence } similarFaces { entity { ref label } } watchLists { id } } }"#,
+        r#"{ person(id: "{P}") { ref label person { id idNumber phone name } tags(includeRetired: true) { model evidence detail } openAlerts { id evidence } similarFaces { entity { ref label } } watchLists { id region plates } } }"#,
     ),
     (
         "Query",
@@ -431,31 +433,31 @@ const MATRIX: &[(&str, &str, &str, &str)] = &[
         "Query",
         "house",
         "oacx",
-        r#"{ house(id: "{H}") { ref label residents { total items { node { ref label } } } } }"#,
+        r#"{ house(id: "{H}") { ref label house { id community address } residents { total items { node { ref label } } } tenancy { items { node { ref } } } visitors { items { node { ref } } } nightEntrants { entity { ref label } nights } sightings(first: 20) { edges { node { event subjects } } } tags { evidence } } }"#,
     ),
     (
         "Query",
         "vehicle",
         "oacx",
-        r#"{ vehicle(plate: "{V}") { ref label sightings(first: 3) { edges { node { event } } } } }"#,
+        r#"{ vehicle(plate: "{V}") { ref label vehicle { plate owner community } occupants { items { node { ref label } } } sightings(first: 20) { edges { node { event device } } } trajectorySummary { communities { community } } watchLists { id plates } tags { evidence } } }"#,
     ),
     (
         "Query",
         "community",
         "oacx",
-        r#"{ community(id: "{C}") { ref label } }"#,
+        r#"{ community(id: "{C}") { ref label community { id name region } statistics { persons } devices { id name } sightings(first: 5) { edges { node { event subjects } } } } }"#,
     ),
     (
         "Query",
         "device",
         "oacx",
-        r#"{ device(id: "{D}") { ref label } }"#,
+        r#"{ device(id: "{D}") { ref label device { id community } sightings(first: 20) { edges { node { event subjects } } } } }"#,
     ),
     (
         "Query",
         "archive",
         "oacx",
-        r#"{ archive(ref: "person:{P}") { ref sightings(first: 50) { edges { node { event device subjects } } } cohabitants { total items { node { ref label archive { ref } } } } companions { total items { node { ref } evidence { events } } } relations { total items { kind node { ref } evidence { events records } } } trajectorySummary { communities { community } } } }"#,
+        r#"{ archive(ref: "person:{P}") { ref sightings(first: 50) { edges { node { event device subjects } } } houses { items { node { ref } } } residents { total } kin { items { node { ref } } } tenancy { items { node { ref } } } visitors { items { node { ref } } } visited { items { node { ref } } } vehicles { items { node { ref } } } cohabitants { total items { node { ref label archive { ref } } } } companions { total items { node { ref } evidence { events } } } relations { total items { kind node { ref } evidence { events records } } } trajectorySummary { communities { community } } } }"#,
     ),
     (
         "Query",

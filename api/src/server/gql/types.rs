@@ -1287,12 +1287,16 @@ impl Archive {
             NodeRef::Vehicle(p) => Some(p.as_str().to_owned()),
             _ => None,
         };
+        let p = ctx.principal();
         ctx.engine()
             .watch_lists()
             .into_iter()
             .filter(|l| {
                 l.persons.contains(&me) || plate.as_ref().is_some_and(|p| l.plates.contains(p))
             })
+            // the lists of the caller's regions only (a list of all regions:
+            // an all-regions caller's)
+            .filter(|l| p.regions.is_none() || p.sees_region(Some(&l.region)))
             .map(WatchList)
             .collect()
     }
