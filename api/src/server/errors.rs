@@ -88,8 +88,9 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// Gives every error of a response its `extensions.code`: an [`ApiError`]
-/// its own, a model error (a malformed id) `BAD_USER_INPUT`, and errors of
-/// the request itself (parse, validation, limits) `BAD_REQUEST`. Internal
+/// its own, a model error (a malformed id) or an argument that does not
+/// coerce `BAD_USER_INPUT`, and errors of the request itself (parse,
+/// validation, limits) `BAD_REQUEST`. Internal
 /// details are logged here and never returned.
 pub fn annotate(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
@@ -110,7 +111,10 @@ pub fn annotate(resp: &mut async_graphql::Response) {
         } else if err.path.is_empty() {
             "BAD_REQUEST"
         } else {
-            "INTERNAL"
+            // the engine's own failures are `ApiError::Internal`; what else
+            // fails at a field is the caller's input (an argument that does
+            // not coerce, a variable not given)
+            "BAD_USER_INPUT"
         };
         err.extensions
             .get_or_insert_with(Default::default)

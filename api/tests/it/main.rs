@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 mod access;
 mod analysis;
 mod relations;
+mod reliability;
 mod search;
 mod server;
 

@@ -1,5 +1,7 @@
 //! Parser tests: good and bad records of every type of the contract.
 
+mod fuzz;
+
 use base64::Engine;
 use ingest::{ParseConfig, parse_line};
 use model::{BaseRecord, EventBody, Record, Timestamp};
