@@ -94,8 +94,9 @@ fn malformed_intake_gets_its_specific_status_never_a_5xx() {
         };
         let t = "2026-10-02T09:00:00+08:00";
         let line = |v: Value| format!("{v}\n").into_bytes();
-        // (what, body, token, status, the rejected field if any)
-        let cases: Vec<(&str, Vec<u8>, &str, u16, Option<&str>)> = vec![
+        // what, body, token, status, the rejected field if any
+        type Case<'a> = (&'a str, Vec<u8>, &'a str, u16, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             ("invalid UTF-8", vec![b'{', 0xff, 0xfe, b'}', b'\n'], &admin, 400, None),
             ("a GBK body", vec![0xd5, 0xc5, 0xc8, 0xfd, b'\n'], &admin, 400, None),
             ("nothing", b"\n \n".to_vec(), &admin, 400, None),

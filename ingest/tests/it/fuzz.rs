@@ -163,14 +163,12 @@ proptest! {
     #[test]
     fn fuzz_csv_base_files(ty in prop::sample::select(vec!["person", "house", "vehicle", "residence", "device", "community", "card", "kin"]),
                            body in "[a-z0-9_,;\"\\.\\-: \\n张苏]{0,400}") {
-        let mut n = 0u64;
-        let r = parse_csv(body.as_bytes(), ty, &cfg(), |_, rec| {
+        // a record or problems naming fields, per row
+        parse_csv(body.as_bytes(), ty, &cfg(), |_, rec| {
             if let Err(problems) = rec {
                 assert!(problems.iter().all(|p| !p.field.is_empty()));
             }
-            n += 1;
         });
-        let _ = (r, n);
     }
 
     #[test]
