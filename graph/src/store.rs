@@ -29,7 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use model::{BaseKind, BaseRecord, BaseRef, Event, EventKind, Record};
 use rocksdb::{
@@ -221,12 +221,55 @@ pub struct RocksStore {
     path: PathBuf,
     read_only: bool,
     sync: bool,
+    /// What writes keep in memory, behind one lock: a write holds it from
+    /// building its batch to the synced commit, so readers never see
+    /// counters or log lengths ahead of the disk — and readers need no lock
+    /// on the store itself (`write` takes `&self`).
+    state: Mutex<WriteState>,
+}
+
+/// The in-memory state of the write path.
+#[derive(Debug, Default)]
+struct WriteState {
     poisoned: bool,
     counters: BTreeMap<String, u64>,
     next_seq: u64,
     next_bseq: u64,
     known: HashMap<BaseKind, HashSet<Box<str>>>,
     pending_targets: HashMap<BaseRef, u64>,
+}
+
+impl WriteState {
+    fn is_known(&self, r: &BaseRef) -> bool {
+        self.known
+            .get(&r.kind)
+            .is_some_and(|s| s.contains(r.key.as_str()))
+    }
+
+    fn add_pending(&mut self, tx: &mut Tx, target: BaseRef, referrer: &[u8]) {
+        let k = pending_key(&target, referrer);
+        tx.pending.insert(k, true);
+        *self.counters.entry(PENDING_COUNTER.into()).or_default() += 1;
+        tx.counters_dirty = true;
+        *self.pending_targets.entry(target).or_default() += 1;
+    }
+
+    fn remove_pending(&mut self, tx: &mut Tx, target: &BaseRef, referrer: &[u8]) {
+        tx.pending.insert(pending_key(target, referrer), false);
+        self.dec_pending(target, 1);
+        tx.counters_dirty = true;
+    }
+
+    fn dec_pending(&mut self, target: &BaseRef, n: u64) {
+        let c = self.counters.entry(PENDING_COUNTER.into()).or_default();
+        *c = c.saturating_sub(n);
+        if let Some(t) = self.pending_targets.get_mut(target) {
+            *t = t.saturating_sub(n);
+            if *t == 0 {
+                self.pending_targets.remove(target);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RocksStore {
@@ -314,12 +357,7 @@ impl RocksStore {
             path: cfg.path.clone(),
             read_only,
             sync: cfg.sync,
-            poisoned: false,
-            counters: BTreeMap::new(),
-            next_seq: 0,
-            next_bseq: 0,
-            known: HashMap::new(),
-            pending_targets: HashMap::new(),
+            state: Mutex::new(WriteState::default()),
         }
     }
 
@@ -388,9 +426,10 @@ impl RocksStore {
         };
         let seq = read_seq(META_SEQ)?;
         let bseq = read_seq(META_BSEQ)?;
-        self.counters = counters;
-        self.next_seq = seq;
-        self.next_bseq = bseq;
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        st.counters = counters;
+        st.next_seq = seq;
+        st.next_bseq = bseq;
         Ok(())
     }
 
@@ -423,35 +462,35 @@ impl RocksStore {
             let (target, _) = decode_pending(&k)?;
             *pending.entry(target).or_default() += 1;
         }
-        self.known = known;
-        self.pending_targets = pending;
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        st.known = known;
+        st.pending_targets = pending;
         Ok(())
     }
 
-    fn is_known(&self, r: &BaseRef) -> bool {
-        self.known
-            .get(&r.kind)
-            .is_some_and(|s| s.contains(r.key.as_str()))
+    fn state(&self) -> std::sync::MutexGuard<'_, WriteState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes a batch atomically and durably; returns one outcome per record.
-    pub fn write(&mut self, records: &[Record]) -> Result<BatchOutcome> {
+    pub fn write(&self, records: &[Record]) -> Result<BatchOutcome> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
-        if self.poisoned {
+        let mut st = self.state();
+        if st.poisoned {
             return Err(Error::Poisoned);
         }
         // In-memory state is updated while the batch is built; if the write
         // fails it no longer matches the disk, so the store refuses further
         // writes until reopened.
-        self.poisoned = true;
-        let outcomes = self.write_inner(records)?;
-        self.poisoned = false;
+        st.poisoned = true;
+        let outcomes = self.write_inner(&mut st, records)?;
+        st.poisoned = false;
         Ok(outcomes)
     }
 
-    fn write_inner(&mut self, records: &[Record]) -> Result<BatchOutcome> {
+    fn write_inner(&self, st: &mut WriteState, records: &[Record]) -> Result<BatchOutcome> {
         let mut tx = Tx::default();
         // One multi-get for every event of the batch: is it already stored?
         let event_keys: Vec<Vec<u8>> = records
@@ -477,18 +516,19 @@ impl RocksStore {
             let outcome = match record {
                 Record::Event(e) => {
                     let (key, prior) = stored.next().expect("one prefetched key per event");
-                    self.write_event(&mut tx, e, key, prior)?
+                    self.write_event(st, &mut tx, e, key, prior)?
                 }
-                Record::Base(b) => self.write_base(&mut tx, b)?,
+                Record::Base(b) => self.write_base(st, &mut tx, b)?,
             };
             outcomes.push(outcome);
         }
-        self.commit(tx)?;
+        self.commit(st, tx)?;
         Ok(outcomes)
     }
 
     fn write_event(
-        &mut self,
+        &self,
+        st: &mut WriteState,
         tx: &mut Tx,
         e: &Event,
         key: Vec<u8>,
@@ -504,24 +544,21 @@ impl RocksStore {
         }
         tx.batch.put_cf(self.cf(CF_EVENTS), &key, &value);
         tx.batch
-            .put_cf(self.cf(CF_LOG), self.next_seq.to_be_bytes(), &key);
-        self.next_seq += 1;
-        *self
-            .counters
-            .entry(counter_name_event(e.kind()))
-            .or_default() += 1;
+            .put_cf(self.cf(CF_LOG), st.next_seq.to_be_bytes(), &key);
+        st.next_seq += 1;
+        *st.counters.entry(counter_name_event(e.kind())).or_default() += 1;
         tx.counters_dirty = true;
         let referrer = [b"e".as_slice(), &key].concat();
         for r in e.references() {
-            if !self.is_known(&r) {
-                self.add_pending(tx, r, &referrer);
+            if !st.is_known(&r) {
+                st.add_pending(tx, r, &referrer);
             }
         }
         tx.events.insert(key, value);
         Ok(WriteOutcome::Accepted)
     }
 
-    fn write_base(&mut self, tx: &mut Tx, b: &BaseRecord) -> Result<WriteOutcome> {
+    fn write_base(&self, st: &mut WriteState, tx: &mut Tx, b: &BaseRecord) -> Result<WriteOutcome> {
         let kind = b.kind();
         let record_key = b.key();
         let key = base_key(kind, &record_key);
@@ -539,64 +576,39 @@ impl RocksStore {
         match &old {
             Some(old) => {
                 for r in old.references() {
-                    if !self.is_known(&r) {
-                        self.remove_pending(tx, &r, &referrer);
+                    if !st.is_known(&r) {
+                        st.remove_pending(tx, &r, &referrer);
                     }
                 }
             }
             None => {
-                *self.counters.entry(counter_name_base(kind)).or_default() += 1;
+                *st.counters.entry(counter_name_base(kind)).or_default() += 1;
                 tx.counters_dirty = true;
             }
         }
         tx.batch.put_cf(self.cf(CF_BASE), &key, encode(b)?);
         tx.batch
-            .put_cf(self.cf(CF_BLOG), self.next_bseq.to_be_bytes(), &key);
-        self.next_bseq += 1;
+            .put_cf(self.cf(CF_BLOG), st.next_bseq.to_be_bytes(), &key);
+        st.next_bseq += 1;
         tx.counters_dirty = true;
         for r in b.references() {
-            if !self.is_known(&r) {
-                self.add_pending(tx, r, &referrer);
+            if !st.is_known(&r) {
+                st.add_pending(tx, r, &referrer);
             }
         }
         if old.is_none()
-            && let Some(set) = self.known.get_mut(&kind)
+            && let Some(set) = st.known.get_mut(&kind)
         {
             set.insert(record_key.clone().into_boxed_str());
-            self.resolve(tx, &BaseRef::new(kind, record_key))?;
+            self.resolve(st, tx, &BaseRef::new(kind, record_key))?;
         }
         tx.base.insert(key, b.clone());
         Ok(WriteOutcome::Accepted)
     }
 
-    fn add_pending(&mut self, tx: &mut Tx, target: BaseRef, referrer: &[u8]) {
-        let k = pending_key(&target, referrer);
-        tx.pending.insert(k, true);
-        *self.counters.entry(PENDING_COUNTER.into()).or_default() += 1;
-        tx.counters_dirty = true;
-        *self.pending_targets.entry(target).or_default() += 1;
-    }
-
-    fn remove_pending(&mut self, tx: &mut Tx, target: &BaseRef, referrer: &[u8]) {
-        tx.pending.insert(pending_key(target, referrer), false);
-        self.dec_pending(target, 1);
-        tx.counters_dirty = true;
-    }
-
-    fn dec_pending(&mut self, target: &BaseRef, n: u64) {
-        let c = self.counters.entry(PENDING_COUNTER.into()).or_default();
-        *c = c.saturating_sub(n);
-        if let Some(t) = self.pending_targets.get_mut(target) {
-            *t = t.saturating_sub(n);
-            if *t == 0 {
-                self.pending_targets.remove(target);
-            }
-        }
-    }
-
     /// A base record arrived: every reference waiting for it is resolved.
-    fn resolve(&mut self, tx: &mut Tx, target: &BaseRef) -> Result<()> {
-        if !self.pending_targets.contains_key(target) {
+    fn resolve(&self, st: &mut WriteState, tx: &mut Tx, target: &BaseRef) -> Result<()> {
+        if !st.pending_targets.contains_key(target) {
             return Ok(());
         }
         let prefix = pending_prefix(target);
@@ -626,13 +638,13 @@ impl RocksStore {
         for k in keys {
             tx.pending.insert(k, false);
         }
-        self.dec_pending(target, n);
-        self.pending_targets.remove(target);
+        st.dec_pending(target, n);
+        st.pending_targets.remove(target);
         tx.counters_dirty = true;
         Ok(())
     }
 
-    fn commit(&mut self, mut tx: Tx) -> Result<()> {
+    fn commit(&self, st: &WriteState, mut tx: Tx) -> Result<()> {
         let pending_cf = self.cf(CF_PENDING);
         for (k, present) in &tx.pending {
             if *present {
@@ -643,13 +655,12 @@ impl RocksStore {
         }
         if tx.counters_dirty {
             let meta = self.cf(CF_META);
-            for (name, n) in &self.counters {
+            for (name, n) in &st.counters {
                 tx.batch
                     .put_cf(meta, format!("{COUNTER_PREFIX}{name}"), n.to_le_bytes());
             }
-            tx.batch.put_cf(meta, META_SEQ, self.next_seq.to_le_bytes());
-            tx.batch
-                .put_cf(meta, META_BSEQ, self.next_bseq.to_le_bytes());
+            tx.batch.put_cf(meta, META_SEQ, st.next_seq.to_le_bytes());
+            tx.batch.put_cf(meta, META_BSEQ, st.next_bseq.to_le_bytes());
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
@@ -755,12 +766,13 @@ impl RocksStore {
 
     /// What the store holds, from its counters (cheap).
     pub fn stats(&self) -> Result<StoreStats> {
+        let st = self.state();
         let mut stats = StoreStats {
             format: FORMAT.to_owned(),
-            log_length: self.next_seq,
+            log_length: st.next_seq,
             ..Default::default()
         };
-        for (name, n) in &self.counters {
+        for (name, n) in &st.counters {
             if let Some(k) = name.strip_prefix("base/") {
                 stats.base.insert(k.to_owned(), *n);
             } else if let Some(k) = name.strip_prefix("event/") {
@@ -833,10 +845,13 @@ impl RocksStore {
                 report.n_events
             ));
         }
-        if n_log != self.next_seq {
+        let (next_seq, next_bseq) = {
+            let st = self.state();
+            (st.next_seq, st.next_bseq)
+        };
+        if n_log != next_seq {
             report.problems.push(format!(
-                "log has {n_log} entries, next sequence is {}",
-                self.next_seq
+                "log has {n_log} entries, next sequence is {next_seq}"
             ));
         }
         let mut n_blog = 0u64;
@@ -849,10 +864,9 @@ impl RocksStore {
                     .push(format!("base log names a missing record {base:02x?}"));
             }
         }
-        if n_blog != self.next_bseq {
+        if n_blog != next_bseq {
             report.problems.push(format!(
-                "base log has {n_blog} entries, next sequence is {}",
-                self.next_bseq
+                "base log has {n_blog} entries, next sequence is {next_bseq}"
             ));
         }
         let mut per_base_kind: BTreeMap<String, u64> = BTreeMap::new();
@@ -979,7 +993,7 @@ impl RocksStore {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
-        if self.poisoned {
+        if self.state().poisoned {
             return Err(Error::Storage(
                 "an earlier write failed; reopen the store".into(),
             ));
@@ -1074,12 +1088,12 @@ impl RocksStore {
 
     /// Length of the event log (the next event sequence number).
     pub fn log_len(&self) -> u64 {
-        self.next_seq
+        self.state().next_seq
     }
 
     /// Length of the base log (the next base sequence number).
     pub fn base_log_len(&self) -> u64 {
-        self.next_bseq
+        self.state().next_bseq
     }
 
     /// Base records in the order they were accepted (new or changed) from

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -69,7 +69,8 @@ pub struct Metrics {
 pub struct Engine {
     pub config: Config,
     pub clock: Clock,
-    store: RwLock<RocksStore>,
+    /// The store of record; writes serialise inside it, reads run beside them.
+    store: RocksStore,
     pub projector: Projector,
     project_lock: Mutex<()>,
     analysis_lock: Mutex<()>,
@@ -126,7 +127,7 @@ impl Engine {
             limiter: governor::RateLimiter::keyed(quota),
             clock: config.clock()?,
             config,
-            store: RwLock::new(store),
+            store,
             projector,
             project_lock: Mutex::new(()),
             analysis_lock: Mutex::new(()),
@@ -148,7 +149,7 @@ impl Engine {
         });
         {
             let store = engine.store();
-            *engine.watch.write().unwrap_or_else(|p| p.into_inner()) = alerts::watch_lists(&store)?;
+            *engine.watch.write().unwrap_or_else(|p| p.into_inner()) = alerts::watch_lists(store)?;
         }
         // the census (and the e-bike tags the rules read) before the rules run
         engine.refresh_census()?;
@@ -164,8 +165,8 @@ impl Engine {
     }
 
     /// The store for reading.
-    pub fn store(&self) -> RwLockReadGuard<'_, RocksStore> {
-        self.store.read().unwrap_or_else(|p| p.into_inner())
+    pub fn store(&self) -> &RocksStore {
+        &self.store
     }
 
     pub fn relations(&self) -> &dyn graph::RelationStore {
@@ -175,10 +176,9 @@ impl Engine {
     /// Writes a batch durably (synced before this returns) and wakes the
     /// projector.
     pub fn write(&self, records: &[Record]) -> graph::Result<Vec<WriteOutcome>> {
-        let out = {
-            let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
-            store.write(records)
-        };
+        // a write serialises on the store's own write state; readers (every
+        // query) go on meanwhile
+        let out = self.store().write(records);
         match &out {
             Ok(outcomes) => {
                 for o in outcomes {
@@ -263,11 +263,10 @@ impl Engine {
     pub fn settle(&self) -> Result<()> {
         let _g = lock(&self.project_lock);
         let store = self.store();
-        let before = graph::project::checkpoint(&store)?;
-        self.projector.projection(&store)?.catch_up(|_| {})?;
-        self.projector.texts.catch_up(&store)?;
-        let after = graph::project::checkpoint(&store)?;
-        drop(store);
+        let before = graph::project::checkpoint(store)?;
+        self.projector.projection(store)?.catch_up(|_| {})?;
+        self.projector.texts.catch_up(store)?;
+        let after = graph::project::checkpoint(store)?;
         if after.base != before.base {
             self.devices
                 .write()
@@ -275,7 +274,7 @@ impl Engine {
                 .clear();
             self.refresh_census()?;
         }
-        self.run_rules(&self.store(), after.events)?;
+        self.run_rules(self.store(), after.events)?;
         Ok(())
     }
 
@@ -289,7 +288,7 @@ impl Engine {
         let store = self.store();
         let p = self
             .projector
-            .projection(&store)
+            .projection(store)
             .map_err(|e| graph::Error::Storage(format!("{e:#}")))?;
         let stats = p.merge(a, into)?;
         // the kept sightings name the merged archive: read them afresh
@@ -309,7 +308,7 @@ impl Engine {
         }
         let store = self.store();
         let r = crate::analysis_job::run(
-            &store,
+            store,
             self.clock,
             &self.config.analysis,
             models,
@@ -335,11 +334,11 @@ impl Engine {
     pub fn check_elderly(&self) -> graph::Result<Vec<Alert>> {
         let p = &self.config.analysis.elderly_unseen;
         let store = self.store();
-        let Some((_, last)) = analysis::profile::data_span(&store)? else {
+        let Some((_, last)) = analysis::profile::data_span(store)? else {
             return Ok(Vec::new());
         };
         let now = Timestamp(last.0.saturating_add(1));
-        let elderly: Vec<analysis::profile::Resident> = analysis::profile::residents(&store, now)?
+        let elderly: Vec<analysis::profile::Resident> = analysis::profile::residents(store, now)?
             .into_iter()
             .filter(|r| r.categories.contains(&p.category))
             .collect();
@@ -367,15 +366,14 @@ impl Engine {
                 continue;
             }
             let node = NodeRef::Person(r.person.clone());
-            let seen = analysis::profile::sightings_of(&store, &node, from, now, &devices)?;
+            let seen = analysis::profile::sightings_of(store, &node, from, now, &devices)?;
             let home: Vec<&DeviceId> = in_house.get(&r.house).into_iter().flatten().collect();
-            let home = analysis::profile::device_times(&store, &home, from, now)?;
+            let home = analysis::profile::device_times(store, &home, from, now)?;
             findings.extend(analysis::persons::elderly_unseen(
                 &r.person, &seen, &home, &w, p,
             ));
         }
-        let raised = crate::analysis_job::raise(&store, &findings)?;
-        drop(store);
+        let raised = crate::analysis_job::raise(store, &findings)?;
         self.metrics
             .alerts_raised
             .fetch_add(raised.len() as u64, Ordering::Relaxed);
@@ -388,7 +386,7 @@ impl Engine {
     /// How far projection is behind the store (base records, events).
     pub fn lag(&self) -> Result<(u64, u64)> {
         let store = self.store();
-        let ck = graph::project::checkpoint(&store)?;
+        let ck = graph::project::checkpoint(store)?;
         Ok((
             store.base_log_len().saturating_sub(ck.base),
             store.log_len().saturating_sub(ck.events),
@@ -523,7 +521,6 @@ impl Engine {
             }
             Ok(())
         })?;
-        drop(store);
         *self.census.write().unwrap_or_else(|p| p.into_inner()) = out;
         Ok(())
     }
@@ -581,7 +578,7 @@ impl Engine {
 
     /// Stores a list (new or changed) and makes it live for the rules.
     pub fn put_watch_list(&self, list: WatchList) -> graph::Result<()> {
-        alerts::put_watch_list(&self.store(), &list)?;
+        alerts::put_watch_list(self.store(), &list)?;
         let mut w = self.watch.write().unwrap_or_else(|p| p.into_inner());
         match w.iter_mut().find(|l| l.id == list.id) {
             Some(l) => *l = list,
@@ -591,7 +588,7 @@ impl Engine {
     }
 
     pub fn delete_watch_list(&self, id: &str) -> graph::Result<bool> {
-        alerts::delete_watch_list(&self.store(), id)?;
+        alerts::delete_watch_list(self.store(), id)?;
         let mut w = self.watch.write().unwrap_or_else(|p| p.into_inner());
         let before = w.len();
         w.retain(|l| l.id != id);

@@ -182,7 +182,7 @@ impl Extension for GuardExt {
             let e2 = Arc::clone(e);
             let written = tokio::task::spawn_blocking(move || {
                 let store = e2.store();
-                e2.audit.append(&store, entry, now())
+                e2.audit.append(store, entry, now())
             })
             .await;
             if !matches!(written, Ok(Ok(_))) {

@@ -98,7 +98,6 @@ fn playground_page(engine: &Engine, token: Option<&str>) -> String {
         .next()
         .map(|c| c.region.clone())
         .unwrap_or_else(|| "320902".into());
-    drop(store);
     let example = format!(
         r#"# Anju (安居) — examples on the data this server holds.
 # Run one with the ▶ button (pick it from the menu).
@@ -212,7 +211,7 @@ pub fn authenticate(e: &Engine, headers: &HeaderMap) -> Result<Principal, String
 
 fn principal_of_token(e: &Engine, token: &str) -> Result<Principal, String> {
     let c = e.auth.verify(token).map_err(|err| err.to_string())?;
-    let grants = super::grants::active(&e.store(), &c.sub, now()).map_err(|err| {
+    let grants = super::grants::active(e.store(), &c.sub, now()).map_err(|err| {
         tracing::error!(error = %err, "reading grants");
         "the server could not read the caller's grants".to_owned()
     })?;
@@ -726,7 +725,7 @@ fn may_post(e: &Engine, p: &Principal, r: &Record) -> Result<(), String> {
         (_, None) if p.regions.is_none() => Ok(()),
         (Record::Event(ev), None) => {
             let region = e
-                .device_place(&e.store(), &ev.device)
+                .device_place(e.store(), &ev.device)
                 .map_err(|err| err.to_string())?
                 .map(|(_, r)| r);
             if p.sees_region(region.as_deref()) {

@@ -89,7 +89,7 @@ pub fn serve(
             let keep = i64::from(e.config.auth.audit_retention_days) * 86_400_000;
             let pruned = e
                 .audit
-                .prune(&e.store(), model::Timestamp(engine::now().0 - keep))?;
+                .prune(e.store(), model::Timestamp(engine::now().0 - keep))?;
             if pruned > 0 {
                 tracing::info!(entries = pruned, "audit entries past retention pruned");
             }

@@ -282,7 +282,7 @@ impl World {
                 alert: false,
             };
             api::tagbook::apply(
-                &store,
+                store,
                 &["frequent_night_outs"],
                 &[f],
                 model::Timestamp(1),
@@ -1090,7 +1090,6 @@ fn the_audit_log_records_personal_reads_and_detects_tampering() {
     store
         .app_write(&[(key.clone(), Some(serde_json::to_vec(&entry).unwrap()))])
         .unwrap();
-    drop(store);
     let v = w.data("x", "{ auditVerify { ok brokenAt problem } }");
     assert_eq!(v["auditVerify"]["ok"], false);
     assert_eq!(v["auditVerify"]["brokenAt"], seq);
@@ -1100,21 +1099,18 @@ fn the_audit_log_records_personal_reads_and_detects_tampering() {
         .app_write(&[(key.clone(), Some(raw.clone()))])
         .unwrap();
     store.app_write(&[(key.clone(), None)]).unwrap();
-    drop(store);
     let v = w.data("x", "{ auditVerify { ok brokenAt problem } }");
     assert_eq!(v["auditVerify"]["ok"], false, "{v:#}");
     let store = w.e.store();
     store.app_write(&[(key, Some(raw))]).unwrap();
-    drop(store);
     let v = w.data("x", "{ auditVerify { ok } }");
     assert_eq!(v["auditVerify"]["ok"], true, "{v:#}");
     // retention: pruning keeps the chain verifiable from the oldest kept
     let store = w.e.store();
     let later = api::server::engine::now().0 + 10;
-    let fresh = api::server::audit::AuditLog::open(&store).unwrap();
-    let n = fresh.prune(&store, model::Timestamp(later)).unwrap();
+    let fresh = api::server::audit::AuditLog::open(store).unwrap();
+    let n = fresh.prune(store, model::Timestamp(later)).unwrap();
     assert!(n > 0);
-    drop(store);
     w.data("o", &format!(r#"{{ person(id: "{p}") {{ ref }} }}"#));
     let v = w.data("x", "{ auditVerify { ok entries problem } }");
     assert_eq!(v["auditVerify"]["ok"], true, "{v:#}");

@@ -849,7 +849,7 @@ fn unregistered_residents_come_with_registered_look_alikes() {
         data(&schema, "mutation { runAnalysis { days } }").await;
         let strangers: Vec<String> = {
             let store = e.store();
-            api::tagbook::tags(&store, "unregistered_resident", true)
+            api::tagbook::tags(store, "unregistered_resident", true)
                 .unwrap()
                 .into_iter()
                 .map(|t| t.entity)

@@ -65,7 +65,7 @@ fn door(id: &str, dev: &str, t: i64, state: DoorState) -> Record {
 #[test]
 fn events_are_stored_once_and_conflicts_keep_the_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let s = open(dir.path());
     let out = s
         .write(&[
             door("e1", "D1", 1, DoorState::Open),
@@ -106,7 +106,7 @@ fn events_are_stored_once_and_conflicts_keep_the_first() {
 #[test]
 fn references_wait_for_their_base_record() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let s = open(dir.path());
     s.write(&[
         door("e1", "D1", 1, DoorState::Open),
         door("e2", "D1", 2, DoorState::Close),
@@ -141,7 +141,7 @@ fn references_wait_for_their_base_record() {
 #[test]
 fn a_base_update_replaces_the_references_of_the_old_version() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let s = open(dir.path());
     let vehicle = |owner: &str| {
         Record::Base(BaseRecord::Vehicle(Vehicle {
             plate: Plate::new("苏J12345").unwrap(),
@@ -168,14 +168,14 @@ fn a_base_update_replaces_the_references_of_the_old_version() {
 #[test]
 fn one_writer_many_readers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let s = open(dir.path());
     s.write(&[door("e1", "D1", 1, DoorState::Open)]).unwrap();
     let err = RocksStore::open(&StoreConfig::new(dir.path())).unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err}");
     assert!(err.to_string().contains("locked"));
     let ro = RocksStore::open_read_only(&StoreConfig::new(dir.path())).unwrap();
     assert_eq!(ro.stats().unwrap().n_events(), 1);
-    let mut ro = ro;
+    let ro = ro;
     assert!(matches!(ro.write(&[]), Err(Error::ReadOnly)));
 }
 
@@ -216,7 +216,7 @@ fn record(i: u8) -> Record {
 
 fn digest_of(batches: &[Vec<u8>]) -> (String, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let s = open(dir.path());
     for b in batches {
         let records: Vec<Record> = b.iter().map(|&i| record(i)).collect();
         s.write(&records).unwrap();

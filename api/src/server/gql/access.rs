@@ -282,7 +282,7 @@ impl AccessQuery {
             let store = e.store();
             let mut out = Vec::new();
             for g in &p.grants {
-                if let Some(g) = grants::get(&store, &g.id)? {
+                if let Some(g) = grants::get(store, &g.id)? {
                     out.push(grant_out(e, g));
                 }
             }
@@ -309,7 +309,7 @@ impl AccessQuery {
         let p = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let t = now();
-            let mut out: Vec<GrantOut> = grants::all(&e.store())?
+            let mut out: Vec<GrantOut> = grants::all(e.store())?
                 .into_iter()
                 .filter(|g| visible_grant(&p, g))
                 .filter(|g| status.is_none_or(|s| g.status_at(t) == s))
@@ -340,11 +340,11 @@ impl AccessQuery {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let params = e.config.trajectory_params();
-            let page = graph::timeline::timeline(&store, &n, from, to, params.max_points, true)?;
+            let page = graph::timeline::timeline(store, &n, from, to, params.max_points, true)?;
             let mut sightings = Vec::new();
             let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
             for s in page.items {
-                let region = e.device_place(&store, &s.device)?.map(|(_, r)| r);
+                let region = e.device_place(store, &s.device)?.map(|(_, r)| r);
                 if !p.sees_region_about(region.as_deref(), &[&n]) {
                     continue;
                 }
@@ -354,14 +354,14 @@ impl AccessQuery {
                 }
             }
             let t = graph::timeline::trajectory_where(
-                &store,
+                store,
                 &n,
                 from,
                 to,
                 None,
                 &e.clock,
                 &params,
-                &mut |d| p.sees_at(e, &store, d, &[&n]),
+                &mut |d| p.sees_at(e, store, d, &[&n]),
             )?;
             let f = graph::EdgeFilter {
                 kinds: Vec::new(),
@@ -457,7 +457,7 @@ impl AccessQuery {
         let p = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            grants::investigations(&store)?
+            grants::investigations(store)?
                 .into_iter()
                 .filter(|i| i.owner == p.name || p.regions.is_none())
                 .map(|i| investigation_out(e, &p, i))
@@ -474,7 +474,7 @@ impl AccessQuery {
         let p = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let i = grants::investigations(&store)?
+            let i = grants::investigations(store)?
                 .into_iter()
                 .find(|i| i.id == id && (i.owner == p.name || p.regions.is_none()))
                 .ok_or_else(|| ApiError::NotFound(format!("investigation {id}")))?;
@@ -499,7 +499,7 @@ impl AccessQuery {
         let to = super::parse_time_opt(to.as_deref(), &clock)?;
         Ok(blocking(ctx, move |e| {
             let mut out = Vec::new();
-            audit::scan(&e.store(), before, |a| {
+            audit::scan(e.store(), before, |a| {
                 if from.is_some_and(|f| a.at < f.0) {
                     return false;
                 }
@@ -531,7 +531,7 @@ impl AccessQuery {
     /// the newest (admins only).
     async fn audit_verify(&self, ctx: &Context<'_>) -> async_graphql::Result<audit::Verification> {
         Ok(blocking(ctx, move |e| {
-            let mut v = audit::verify(&e.store())?;
+            let mut v = audit::verify(e.store())?;
             // the newest entry must be the one the log last wrote (a lost tail)
             let next = e.audit.next_seq();
             if v.ok && v.last_seq.map_or(0, |s| s + 1) != next && v.entries > 0 {
@@ -578,7 +578,7 @@ fn investigation_out(e: &Engine, p: &Principal, i: Investigation) -> ApiResult<I
     let mut subjects = Vec::new();
     for s in &i.subjects {
         if let Ok(n) = NodeRef::parse(s)
-            && p.sees(e, &store, &n)?
+            && p.sees(e, store, &n)?
         {
             subjects.push(n);
         }
@@ -646,7 +646,7 @@ fn collide(
             };
             // only devices in scope (own regions or an any-subject grant)
             if inside {
-                let region = e.community_region(&store, &d.community)?;
+                let region = e.community_region(store, &d.community)?;
                 if p.sees_region_about(region.as_deref(), &[]) {
                     devices.push(d.id.clone());
                 }
@@ -656,7 +656,7 @@ fn collide(
         let mut read = 0;
         for d in devices {
             let page = graph::timeline::timeline(
-                &store,
+                store,
                 &NodeRef::Device(d.clone()),
                 place.from,
                 place.to,
@@ -798,7 +798,7 @@ impl AccessMutation {
                     note: reason,
                 }],
             };
-            grants::put(&e.store(), &g)?;
+            grants::put(e.store(), &g)?;
             Ok(grant_out(e, g))
         })
         .await?)
@@ -836,7 +836,7 @@ impl AccessMutation {
         let p = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let mut g = match grants::get(&store, &id)? {
+            let mut g = match grants::get(store, &id)? {
                 Some(g) if visible_grant(&p, &g) => g,
                 _ => return Err(ApiError::NotFound(format!("grant {id}"))),
             };
@@ -854,7 +854,7 @@ impl AccessMutation {
                 by: p.name.clone(),
                 note,
             });
-            grants::put(&store, &g)?;
+            grants::put(store, &g)?;
             Ok(grant_out(e, g))
         })
         .await?)
@@ -881,7 +881,7 @@ impl AccessMutation {
             let store = e.store();
             let t = now();
             let mut inv = match &input.id {
-                Some(id) => grants::investigations(&store)?
+                Some(id) => grants::investigations(store)?
                     .into_iter()
                     .find(|i| &i.id == id && i.owner == p.name)
                     .ok_or_else(|| ApiError::NotFound(format!("investigation {id}")))?,
@@ -901,7 +901,7 @@ impl AccessMutation {
             inv.queries = input.queries;
             inv.notes = input.notes;
             inv.updated = t;
-            grants::put_investigation(&store, &inv)?;
+            grants::put_investigation(store, &inv)?;
             investigation_out(e, &p, inv)
         })
         .await?)
@@ -915,12 +915,12 @@ impl AccessMutation {
         let p = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            match grants::investigations(&store)?
+            match grants::investigations(store)?
                 .into_iter()
                 .find(|i| i.id == id && (i.owner == p.name || p.regions.is_none()))
             {
                 Some(_) => {
-                    grants::delete_investigation(&store, &id)?;
+                    grants::delete_investigation(store, &id)?;
                     Ok(true)
                 }
                 None => Err(ApiError::NotFound(format!("investigation {id}"))),
@@ -950,7 +950,7 @@ async fn decide(ctx: &Context<'_>, id: String, approve: bool, note: String) -> A
     let p = ctx.principal().clone();
     blocking(ctx, move |e| {
         let store = e.store();
-        let mut g = match grants::get(&store, &id)? {
+        let mut g = match grants::get(store, &id)? {
             Some(g) if visible_grant(&p, &g) => g,
             _ => return Err(ApiError::NotFound(format!("grant {id}"))),
         };
@@ -981,7 +981,7 @@ async fn decide(ctx: &Context<'_>, id: String, approve: bool, note: String) -> A
             by: p.name.clone(),
             note,
         });
-        grants::put(&store, &g)?;
+        grants::put(store, &g)?;
         Ok(grant_out(e, g))
     })
     .await

@@ -148,13 +148,13 @@ pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive>
             NodeRef::Vehicle(v) => {
                 store.base(BaseKind::Vehicle, v.as_str())?.is_some()
                     || e.relations().node(&n2)?.is_some()
-                    || seen(&store, &n2)?
+                    || seen(store, &n2)?
             }
-            NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some() || seen(&store, &n2)?,
+            NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some() || seen(store, &n2)?,
         };
         // the scope check runs whether or not the thing exists, so the two
         // answers take the same path (and about the same time)
-        let visible = principal.sees(e, &store, &n2)?;
+        let visible = principal.sees(e, store, &n2)?;
         Ok(exists && visible)
     })
     .await?;
@@ -465,7 +465,7 @@ impl BaseQuery {
             let Some(ev) = store.event(&id)? else {
                 return Err(ApiError::NotFound(format!("event {id}")));
             };
-            let region = e.device_place(&store, &ev.device)?.map(|(_, r)| r);
+            let region = e.device_place(store, &ev.device)?.map(|(_, r)| r);
             if !principal.sees_region(region.as_deref()) {
                 return Err(ApiError::NotFound(format!("event {id}")));
             }
@@ -636,14 +636,14 @@ impl BaseQuery {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let t = graph::timeline::trajectory_where(
-                &store,
+                store,
                 &n,
                 from,
                 to,
                 area.as_ref(),
                 &e.clock,
                 &e.config.trajectory_params(),
-                &mut |d| principal.sees_at(e, &store, d, &[&n]),
+                &mut |d| principal.sees_at(e, store, d, &[&n]),
             )?;
             Ok(trajectory_out(&e.clock, t))
         })
@@ -716,12 +716,10 @@ impl BaseQuery {
             let mut hidden: std::collections::BTreeMap<NodeRef, String> = Default::default();
             let mut nodes = Vec::new();
             for (n, hop) in g.nodes {
-                let visible = principal.sees(e, &store, &n.node)?
-                    || seeds.iter().any(|s| {
-                        principal
-                            .sees_beside(e, &store, s, &n.node)
-                            .unwrap_or(false)
-                    });
+                let visible = principal.sees(e, store, &n.node)?
+                    || seeds
+                        .iter()
+                        .any(|s| principal.sees_beside(e, store, s, &n.node).unwrap_or(false));
                 if visible {
                     nodes.push(GraphNode {
                         entity: Entity::new(&n.node, n.label),
@@ -795,7 +793,7 @@ impl BaseQuery {
             'paths: for p in ps {
                 let mut hidden = Vec::new();
                 for n in &p.nodes {
-                    if !principal.sees(e, &store, n)? {
+                    if !principal.sees(e, store, n)? {
                         if !placeholders {
                             continue 'paths;
                         }
@@ -864,7 +862,7 @@ impl BaseQuery {
             let labels = e.relations().nodes(&nodes)?;
             let mut out = Vec::new();
             for (c, l) in cs.into_iter().zip(labels) {
-                if principal.sees(e, &store, &c.node)? {
+                if principal.sees(e, store, &c.node)? {
                     out.push(Associate {
                         entity: Entity::new(&c.node, l.map(|l| l.label).unwrap_or_default()),
                         score: c.score,
@@ -941,7 +939,7 @@ impl BaseQuery {
             let mut page = Vec::new();
             let mut total = 0usize;
             let mut passed_cursor = after.is_none();
-            alerts::scan(&store, None, |a| {
+            alerts::scan(store, None, |a| {
                 if from.is_some_and(|f| a.time < f) {
                     return false;
                 }
@@ -973,7 +971,7 @@ impl BaseQuery {
 
     async fn alert(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Alert> {
         let principal = ctx.principal().clone();
-        Ok(blocking(ctx, move |e| match alerts::get(&e.store(), &id)? {
+        Ok(blocking(ctx, move |e| match alerts::get(e.store(), &id)? {
             Some(a) if principal.sees_region(a.region.as_deref()) => Ok(Alert(a)),
             _ => Err(ApiError::NotFound(format!("alert {id}"))),
         })
@@ -1118,7 +1116,7 @@ fn dashboard(
     let mut day = first_day;
     while day <= last_day {
         for (dev, c) in &devices {
-            let counts = e.day_counts(&store, dev, day)?;
+            let counts = e.day_counts(store, dev, day)?;
             for (i, n) in counts.iter().enumerate() {
                 if *n > 0 {
                     *per_day.entry((day, i)).or_default() += n;
@@ -1155,7 +1153,7 @@ fn dashboard(
     // alerts in the window
     let (mut by_kind, mut by_status) = (BTreeMap::new(), BTreeMap::new());
     let (mut handled, mut false_alarms) = (0u64, 0u64);
-    alerts::scan(&store, None, |a| {
+    alerts::scan(store, None, |a| {
         if a.time < from {
             return false;
         }
@@ -1546,11 +1544,11 @@ async fn transition(
     let principal = ctx.principal().clone();
     blocking(ctx, move |e| {
         let store = e.store();
-        match alerts::get(&store, &id)? {
+        match alerts::get(store, &id)? {
             Some(a) if principal.sees_region(a.region.as_deref()) => {}
             _ => return Err(ApiError::NotFound(format!("alert {id}"))),
         }
-        alerts::transition(&store, &id, to, disposition, &principal.name, note, now()).map_err(
+        alerts::transition(store, &id, to, disposition, &principal.name, note, now()).map_err(
             |err| match err {
                 alerts::TransitionError::NotFound => ApiError::NotFound(format!("alert {id}")),
                 alerts::TransitionError::Invalid(m) => ApiError::Conflict(m),
@@ -1603,7 +1601,7 @@ impl Subscription {
             outcome: "subscribed".into(),
         };
         let e = Arc::clone(ctx.engine());
-        tokio::task::spawn_blocking(move || e.audit.append(&e.store(), entry, now()))
+        tokio::task::spawn_blocking(move || e.audit.append(e.store(), entry, now()))
             .await
             .map_err(|err| ApiError::Internal(err.to_string()))?
             .map_err(|err| {

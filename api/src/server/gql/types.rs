@@ -176,11 +176,11 @@ pub async fn evidence(
         // grant on either end) is left out
         let ends = [&key.from, &key.to];
         let mut kept = Vec::new();
-        for ev in graph::project::evidence(&store, &key, limit)? {
+        for ev in graph::project::evidence(store, &key, limit)? {
             let mut visible = true;
             for id in &ev.events {
                 if let Some(x) = store.event(id.as_str())? {
-                    visible &= principal.sees_at(e, &store, &x.device, &ends)?;
+                    visible &= principal.sees_at(e, store, &x.device, &ends)?;
                 }
             }
             if visible {
@@ -240,7 +240,7 @@ pub fn relations_of(
     let mut items = Vec::new();
     let mut hidden = 0;
     for (i, label) in n.items.into_iter().zip(labels) {
-        if !principal.sees_beside(e, &store, subject, &i.node)? {
+        if !principal.sees_beside(e, store, subject, &i.node)? {
             hidden += 1;
             if placeholders {
                 items.push(Relation {
@@ -994,8 +994,7 @@ impl Archive {
             let (mut to, mut cursor) = (to, cursor);
             let mut out = Vec::new();
             for _round in 0..64 {
-                let mut page =
-                    graph::timeline::timeline(&store, &node, from, to, first + 64, true)?;
+                let mut page = graph::timeline::timeline(store, &node, from, to, first + 64, true)?;
                 if let Some((t, ev, slot)) = &cursor {
                     page.items.retain(|s| {
                         (s.time.0, s.event.as_str(), s.slot) < (*t, ev.as_str(), *slot)
@@ -1007,7 +1006,7 @@ impl Archive {
                     .last()
                     .map(|s| (s.time.0, s.event.as_str().to_owned(), s.slot));
                 for s in page.items {
-                    if principal.sees_at(e, &store, &s.device, &[&node])? {
+                    if principal.sees_at(e, store, &s.device, &[&node])? {
                         out.push(s);
                         if out.len() > first {
                             break;
@@ -1050,7 +1049,7 @@ impl Archive {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let latest = graph::timeline::timeline(
-                &store,
+                store,
                 &node,
                 Timestamp(i64::MIN),
                 Timestamp(i64::MAX),
@@ -1063,14 +1062,14 @@ impl Archive {
             let to = latest.map_or(crate::server::engine::now(), |t| Timestamp(t.0 + 1));
             let from = Timestamp(to.0 - days.clamp(1, 366) * 86_400_000);
             let t = graph::timeline::trajectory_where(
-                &store,
+                store,
                 &node,
                 from,
                 to,
                 None,
                 &e.clock,
                 &e.config.trajectory_params(),
-                &mut |d| principal.sees_at(e, &store, d, &[&node]),
+                &mut |d| principal.sees_at(e, store, d, &[&node]),
             )?;
             Ok(TrajectorySummary {
                 footholds: footholds(&t.footholds),
@@ -1115,7 +1114,7 @@ impl Archive {
             let all = (Timestamp(i64::MIN), Timestamp(i64::MAX));
             let mut latest = Timestamp(i64::MIN);
             for d in &doors {
-                if let Some(s) = graph::timeline::timeline(&store, d, all.0, all.1, 1, true)?
+                if let Some(s) = graph::timeline::timeline(store, d, all.0, all.1, 1, true)?
                     .items
                     .first()
                 {
@@ -1129,7 +1128,7 @@ impl Archive {
                 (std::collections::BTreeSet<chrono::NaiveDate>, Timestamp),
             > = Default::default();
             for d in &doors {
-                let page = graph::timeline::timeline(&store, d, from, to, 200_000, false)?;
+                let page = graph::timeline::timeline(store, d, from, to, 200_000, false)?;
                 for s in page.items {
                     let Some(night) = e.clock.night_of(s.time) else {
                         continue;
@@ -1164,7 +1163,7 @@ impl Archive {
                 if out.len() == limit {
                     break;
                 }
-                if !principal.sees(e, &store, &n)? {
+                if !principal.sees(e, store, &n)? {
                     continue;
                 }
                 let label = e.relations().node(&n)?.map(|x| x.label).unwrap_or_default();
@@ -1192,7 +1191,7 @@ impl Archive {
         let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let mut tags = crate::tagbook::tags_of(&store, &me)?;
+            let mut tags = crate::tagbook::tags_of(store, &me)?;
             // evidence the caller may not see is left out: events at devices
             // out of scope, related archives out of scope
             if principal.regions.is_some() {
@@ -1200,9 +1199,9 @@ impl Archive {
                     let mut kept = Vec::new();
                     for ev in std::mem::take(&mut t.evidence) {
                         let visible = if let Some(x) = store.event(&ev)? {
-                            principal.sees_at(e, &store, &x.device, &[&node])?
+                            principal.sees_at(e, store, &x.device, &[&node])?
                         } else if let Ok(n) = NodeRef::parse(&ev) {
-                            principal.sees_beside(e, &store, &node, &n)?
+                            principal.sees_beside(e, store, &node, &n)?
                         } else {
                             true
                         };
@@ -1213,7 +1212,6 @@ impl Archive {
                     t.evidence = kept;
                 }
             }
-            drop(store);
             let suggest = tags
                 .iter()
                 .any(|t| t.model == "unregistered_resident" && t.active)
@@ -1266,7 +1264,7 @@ impl Archive {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let mut out = Vec::new();
-            alerts::scan(&store, None, |a| {
+            alerts::scan(store, None, |a| {
                 if a.subject.as_deref() == Some(me.as_str())
                     && a.status != alerts::AlertStatus::Handled
                     && principal.sees_region(a.region.as_deref())
@@ -1388,7 +1386,7 @@ pub fn face_hits(
     let labels = e.relations().nodes(&nodes)?;
     let mut out = Vec::new();
     for ((n, l), h) in nodes.iter().zip(labels).zip(&hits) {
-        if principal.sees(e, &store, n)? {
+        if principal.sees(e, store, n)? {
             out.push(FaceHit {
                 score: h.score,
                 entity: Entity::new(n, l.map(|l| l.label).unwrap_or_default()),
@@ -1566,7 +1564,7 @@ impl EventOut {
             };
             let mut out = Vec::new();
             for slot in 0..slots {
-                if let Some(n) = graph::attributed(&store, ev.id.as_str(), slot as u8)? {
+                if let Some(n) = graph::attributed(store, ev.id.as_str(), slot as u8)? {
                     out.push(Entity::new(&n, String::new()));
                 }
             }
