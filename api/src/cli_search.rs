@@ -120,6 +120,13 @@ pub fn search(config: &Config, a: SearchArgs) -> Result<ExitCode> {
         );
     }
     let idx = TextIndex::open_reader(&dir)?;
+    let damaged = idx.corrupt_files()?;
+    if !damaged.is_empty() {
+        bail!(
+            "the full-text index at {} is damaged ({damaged:?}); `anju project` rebuilds it from the store",
+            dir.display()
+        );
+    }
     let regions = a
         .region
         .iter()

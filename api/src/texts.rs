@@ -39,7 +39,30 @@ fn parse_checkpoint(s: &str) -> Option<u64> {
 }
 
 impl Texts {
+    /// Opens the index, checking every file against its checksum; an index
+    /// with a damaged file (or one that cannot be read at all) is derived
+    /// state: it is removed and rebuilt from the store of record by the
+    /// next catch-up. A lock held by another process is an error, not damage.
     pub fn open(dir: &Path, writer_mb: usize) -> Result<Self> {
+        let damage = match TextIndex::open(dir, writer_mb) {
+            Ok(index) => match index.corrupt_files() {
+                Ok(bad) if bad.is_empty() => return Ok(Self { index }),
+                Ok(bad) => format!("files that fail their checksums: {bad:?}"),
+                Err(e) => e.to_string(),
+            },
+            Err(e) if e.to_string().to_lowercase().contains("lock") => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("opening the full-text index at {}", dir.display()));
+            }
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(dir = %dir.display(), damage, "the full-text index is damaged; rebuilding it from the store");
+        eprintln!(
+            "the full-text index at {} is damaged ({damage}); rebuilding it from the store",
+            dir.display()
+        );
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing the damaged index at {}", dir.display()))?;
         Ok(Self {
             index: TextIndex::open(dir, writer_mb)
                 .with_context(|| format!("opening the full-text index at {}", dir.display()))?,

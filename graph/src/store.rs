@@ -291,6 +291,11 @@ fn db_options(cfg: &StoreConfig) -> (Options, Options) {
     // `meta` is written by every batch but holds a few keys, so its memtable
     // never fills: without a cap, it would pin every write-ahead log file.
     db.set_max_total_wal_size(128 << 20);
+    // a record torn by a crash at the log's end was never acknowledged and is
+    // dropped; damage anywhere before it refuses the open (the default,
+    // point-in-time recovery, would silently drop acknowledged batches)
+    db.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
+    db.set_paranoid_checks(true);
     let mut table = BlockBasedOptions::default();
     table.set_bloom_filter(10.0, false);
     table.set_block_cache(&Cache::new_lru_cache(cfg.cache_mb << 20));

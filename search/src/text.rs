@@ -364,6 +364,14 @@ impl TextIndex {
     }
 
     /// Deletes every document (committed at once, with no checkpoint).
+    /// The index's files whose checksums do not match their content (a
+    /// flipped byte, a truncated file); empty when all are whole.
+    pub fn corrupt_files(&self) -> TextResult<Vec<std::path::PathBuf>> {
+        let mut v: Vec<_> = self.index.validate_checksum()?.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
     pub fn clear(&self) -> TextResult<()> {
         let mut w = self.writer()?;
         w.delete_all_documents()?;

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 mod access;
 mod analysis;
+mod corruption;
 mod crashloop;
 mod relations;
 mod reliability;
