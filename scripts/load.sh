@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test (not part of the tests): `anju serve` on the `town` preset (30
-# days, the API benchmark's store) under concurrent GraphQL clients — a mix
+# days, in a store of its own) under concurrent GraphQL clients — a mix
 # of person archives, searches, 7-day trajectories and 2-hop subgraphs — for
 # LOAD_SECS (60) at LOAD_CONNS (16) connections, while live intake posts new
 # events over HTTP at about LOAD_INGEST (500) events/s, after a 10 s warm-up. Prints requests/s,
@@ -29,10 +29,11 @@ port="${LOAD_PORT:-18183}"
 mkdir -p "$work"
 
 data="$work/town-data"
-store="$work/town-store"
+# a store of its own (the live intake adds to it; the API benchmark's stays as generated)
+store="$work/load-store"
 if ! "$anju" --store "$store" stats >/dev/null 2>&1; then
-    rm -rf "$data" "$store"
-    "$anju" fixtures --preset town --days 30 --seed 1 --out "$data"
+    rm -rf "$store"
+    [ -f "$data/truth.json" ] || "$anju" fixtures --preset town --days 30 --seed 1 --out "$data"
     "$anju" --store "$store" ingest --progress none "$data" | tail -n 1
 fi
 # new events for the intake: a small city's, with ids of their own

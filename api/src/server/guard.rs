@@ -185,8 +185,13 @@ impl Extension for GuardExt {
                 e2.audit.append(store, entry, now())
             })
             .await;
-            if !matches!(written, Ok(Ok(_))) {
-                tracing::error!(result = ?written.err(), "audit log write failed; response withheld");
+            let failure = match written {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(err) => Some(err.to_string()),
+            };
+            if let Some(why) = failure {
+                tracing::error!(error = %why, "audit log write failed; response withheld");
                 let mut err =
                     ServerError::new("the request could not be recorded; try again", None);
                 let mut ext = async_graphql::ErrorExtensionValues::default();
