@@ -131,6 +131,13 @@ impl Default for AuthSection {
     }
 }
 
+impl AuthSection {
+    /// Out-of-scope nodes are shown as `hidden:N` placeholders (else left out).
+    pub fn placeholders(&self) -> bool {
+        self.hidden_nodes == "placeholder"
+    }
+}
+
 /// Real-time rules on ingest and the alert book.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -377,7 +377,6 @@ pub fn trajectory_where(
     params: &TrajectoryParams,
     keep: &mut dyn FnMut(&DeviceId) -> Result<bool>,
 ) -> Result<Trajectory> {
-    let area = area.map(Area::matcher).transpose()?;
     let mut page = timeline(store, subject, from, to, params.max_points, false)?;
     let mut kept = Vec::with_capacity(page.items.len());
     for s in std::mem::take(&mut page.items) {
@@ -386,6 +385,19 @@ pub fn trajectory_where(
         }
     }
     page.items = kept;
+    trajectory_of(store, page, area, clock, params)
+}
+
+/// The trajectory made of sightings already read (oldest first, as
+/// [`timeline`] gives them with `newest_first = false`).
+pub fn trajectory_of(
+    store: &RocksStore,
+    page: TimelinePage,
+    area: Option<&Area>,
+    clock: &Clock,
+    params: &TrajectoryParams,
+) -> Result<Trajectory> {
+    let area = area.map(Area::matcher).transpose()?;
     let mut places = Places {
         store,
         cache: HashMap::new(),

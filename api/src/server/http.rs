@@ -218,6 +218,17 @@ fn principal_of_token(e: &Engine, token: &str) -> Result<Principal, String> {
     Ok(Principal::from_claims(&c, grants))
 }
 
+/// [`authenticate`] on the blocking pool (it reads the caller's grants from
+/// the store); a refusal is the 401 to send.
+async fn caller(e: &Arc<Engine>, headers: HeaderMap) -> Result<Principal, Response> {
+    let e = Arc::clone(e);
+    match tokio::task::spawn_blocking(move || authenticate(&e, &headers)).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(msg)) => Err(unauthorized(msg)),
+        Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    }
+}
+
 fn unauthorized(msg: String) -> Response {
     (
         StatusCode::UNAUTHORIZED,
@@ -285,12 +296,9 @@ async fn graphql(
 ) -> Response {
     let e = &app.engine;
     e.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
-    let e2 = Arc::clone(e);
-    let h2 = headers.clone();
-    let principal = match tokio::task::spawn_blocking(move || authenticate(&e2, &h2)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(msg)) => return unauthorized(msg),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let principal = match caller(e, headers.clone()).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     if let Err(r) = rate_check(e, &principal) {
         return *r;
@@ -355,12 +363,14 @@ async fn graphql_ws(
     headers: HeaderMap,
 ) -> Response {
     let e = Arc::clone(&app.engine);
-    let from_header = headers
-        .contains_key(header::AUTHORIZATION)
-        .then(|| authenticate(&e, &headers));
-    if let Some(Err(msg)) = &from_header {
-        return unauthorized(msg.clone());
-    }
+    let from_header = if headers.contains_key(header::AUTHORIZATION) {
+        match caller(&e, headers).await {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
     let schema = app.schema.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -378,7 +388,7 @@ async fn graphql_ws(
                                 .await
                                 .map_err(|err| async_graphql::Error::new(err.to_string()))?
                         }
-                        (None, Some(p)) => p,
+                        (None, Some(p)) => Ok(p),
                         (None, None) => authenticate(&e, &HeaderMap::new()),
                     }
                     .map_err(async_graphql::Error::new)?;
@@ -585,11 +595,9 @@ fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
 /// 200 when every record is stored, 207 when some were rejected, 422 when
 /// none could be, 503 (with what was stored) when the store failed.
 async fn ingest(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let e2 = Arc::clone(&app.engine);
-    let principal = match tokio::task::spawn_blocking(move || authenticate(&e2, &headers)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(msg)) => return unauthorized(msg),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let principal = match caller(&app.engine, headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     if !principal.role.may_ingest() {
         return json_error(
@@ -903,49 +911,51 @@ async fn viid_objects(app: App, body: Bytes, url: &str, parse: ViidParser) -> Re
     let mut statuses: Vec<Value> = Vec::with_capacity(objs.len());
     let mut records = Vec::new();
     let mut slots = Vec::new();
-    let registered: std::collections::HashSet<String> = app
-        .engine
-        .viid_devices
-        .lock()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    for o in objs {
-        let from = match &o.record {
-            Ok(Record::Event(ev)) => Some(ev.device.as_str().to_owned()),
-            _ => None,
-        };
-        if let Some(d) = from.filter(|d| !registered.contains(d)) {
-            tracing::warn!(device = %d, object = %o.id, "GA/T 1400: object from an unregistered device refused");
-            app.engine
-                .metrics
-                .ingest_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            statuses.push(viid_status(
-                &app.engine,
-                url,
-                &o.id,
-                "4",
-                "device not registered; register first",
-            ));
-            continue;
-        }
-        match o.record {
-            Ok(r) => {
-                slots.push(statuses.len());
-                records.push(r);
-                statuses.push(viid_status(&app.engine, url, &o.id, "0", "OK"));
-            }
-            Err(problems) => {
+    // the registrations are read under their lock, which ends before the write
+    {
+        let registered = app
+            .engine
+            .viid_devices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for o in objs {
+            let from = match &o.record {
+                Ok(Record::Event(ev)) => Some(ev.device.as_str()),
+                _ => None,
+            };
+            if let Some(d) = from.filter(|d| !registered.contains_key(*d)) {
+                tracing::warn!(device = %d, object = %o.id, "GA/T 1400: object from an unregistered device refused");
                 app.engine
                     .metrics
                     .ingest_rejected
                     .fetch_add(1, Ordering::Relaxed);
-                let msg = problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.field, p.why))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                statuses.push(viid_status(&app.engine, url, &o.id, "8", &msg));
+                statuses.push(viid_status(
+                    &app.engine,
+                    url,
+                    &o.id,
+                    "4",
+                    "device not registered; register first",
+                ));
+                continue;
+            }
+            match o.record {
+                Ok(r) => {
+                    slots.push(statuses.len());
+                    records.push(r);
+                    statuses.push(viid_status(&app.engine, url, &o.id, "0", "OK"));
+                }
+                Err(problems) => {
+                    app.engine
+                        .metrics
+                        .ingest_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    let msg = problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.field, p.why))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    statuses.push(viid_status(&app.engine, url, &o.id, "8", &msg));
+                }
             }
         }
     }

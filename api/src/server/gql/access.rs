@@ -340,35 +340,29 @@ impl AccessQuery {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let params = e.config.trajectory_params();
-            let page = graph::timeline::timeline(store, &n, from, to, params.max_points, true)?;
-            let mut sightings = Vec::new();
+            // one read of the window, oldest first: what the caller may see of
+            // it is counted per region, listed newest first, and makes the
+            // trajectory
+            let mut page =
+                graph::timeline::timeline(store, &n, from, to, params.max_points, false)?;
             let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
-            for s in page.items {
+            let mut kept = Vec::with_capacity(page.items.len());
+            for s in std::mem::take(&mut page.items) {
                 let region = e.device_place(store, &s.device)?.map(|(_, r)| r);
-                if !p.sees_region_about(region.as_deref(), &[&n]) {
-                    continue;
-                }
-                *by_region.entry(region.unwrap_or_default()).or_default() += 1;
-                if sightings.len() < limit {
-                    sightings.push(Sighting::new(&e.clock, s));
+                if p.sees_region_about(region.as_deref(), &[&n]) {
+                    *by_region.entry(region.unwrap_or_default()).or_default() += 1;
+                    kept.push(s);
                 }
             }
-            let t = graph::timeline::trajectory_where(
-                store,
-                &n,
-                from,
-                to,
-                None,
-                &e.clock,
-                &params,
-                &mut |d| p.sees_at(e, store, d, &[&n]),
-            )?;
-            let f = graph::EdgeFilter {
-                kinds: Vec::new(),
-                from: None,
-                to: None,
-                min_strength: 0,
-            };
+            let sightings = kept
+                .iter()
+                .rev()
+                .take(limit)
+                .map(|s| Sighting::new(&e.clock, s.clone()))
+                .collect();
+            page.items = kept;
+            let t = graph::timeline::trajectory_of(store, page, None, &e.clock, &params)?;
+            let f = graph::EdgeFilter::default();
             let nb = e.relations().neighbours(&n, &f, 2_000)?;
             let relations = relations_of(e, &p, &n, nb, limit)?;
             let label = e.relations().node(&n)?.map(|l| l.label).unwrap_or_default();

@@ -392,6 +392,27 @@ fn edge_out(clock: &Clock, e: &graph::Edge) -> GraphEdge {
     }
 }
 
+/// An edge whose out-of-scope ends are shown as their placeholders (and its
+/// context — a cohabitation's house — left out when one is).
+fn edge_hiding(
+    clock: &Clock,
+    e: &graph::Edge,
+    from: Option<String>,
+    to: Option<String>,
+) -> GraphEdge {
+    let mut out = edge_out(clock, e);
+    if from.is_some() || to.is_some() {
+        out.context = String::new();
+    }
+    if let Some(f) = from {
+        out.from = f;
+    }
+    if let Some(t) = to {
+        out.to = t;
+    }
+    out
+}
+
 fn edge_filter(
     clock: &Clock,
     kinds: &[String],
@@ -710,7 +731,7 @@ impl BaseQuery {
         Ok(blocking(ctx, move |e| {
             let g = e.relations().subgraph(&seeds, hops, &f, max_nodes)?;
             let store = e.store();
-            let placeholders = e.config.auth.hidden_nodes == "placeholder";
+            let placeholders = e.config.auth.placeholders();
             // an out-of-scope node: left out with its edges, or (by policy)
             // a numbered placeholder that says something is there, never what
             let mut hidden: std::collections::BTreeMap<NodeRef, String> = Default::default();
@@ -744,13 +765,7 @@ impl BaseQuery {
                     if (hf.is_some() || ht.is_some()) && !placeholders {
                         return None;
                     }
-                    let mut out = edge_out(&e.clock, x);
-                    if hf.is_some() || ht.is_some() {
-                        out.from = hf.cloned().unwrap_or(out.from);
-                        out.to = ht.cloned().unwrap_or(out.to);
-                        out.context = String::new();
-                    }
-                    Some(out)
+                    Some(edge_hiding(&e.clock, x, hf.cloned(), ht.cloned()))
                 })
                 .collect();
             Ok(Subgraph {
@@ -789,7 +804,7 @@ impl BaseQuery {
                 .shortest_paths(&a, &b, &f, max_hops, max_paths)?;
             let store = e.store();
             let mut out = Vec::new();
-            let placeholders = e.config.auth.hidden_nodes == "placeholder";
+            let placeholders = e.config.auth.placeholders();
             'paths: for p in ps {
                 let mut hidden = Vec::new();
                 for n in &p.nodes {
@@ -820,18 +835,7 @@ impl BaseQuery {
                     edges: p
                         .edges
                         .iter()
-                        .map(|x| {
-                            let mut o = edge_out(&e.clock, x);
-                            if let Some(t) = tag(&x.key.from) {
-                                o.from = t;
-                                o.context = String::new();
-                            }
-                            if let Some(t) = tag(&x.key.to) {
-                                o.to = t;
-                                o.context = String::new();
-                            }
-                            o
-                        })
+                        .map(|x| edge_hiding(&e.clock, x, tag(&x.key.from), tag(&x.key.to)))
                         .collect(),
                 });
             }

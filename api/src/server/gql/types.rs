@@ -236,7 +236,7 @@ pub fn relations_of(
     let store = e.store();
     let nodes: Vec<NodeRef> = n.items.iter().map(|i| i.node.clone()).collect();
     let labels = e.relations().nodes(&nodes)?;
-    let placeholders = e.config.auth.hidden_nodes == "placeholder";
+    let placeholders = e.config.auth.placeholders();
     let mut items = Vec::new();
     let mut hidden = 0;
     for (i, label) in n.items.into_iter().zip(labels) {
