@@ -327,6 +327,9 @@ impl Default for Deployment {
 pub struct Store {
     pub path: PathBuf,
     pub cache_mb: usize,
+    /// Memtable size per column family, MiB: also how much free space the
+    /// store waits for before it resumes writing after a full disk.
+    pub memtable_mb: usize,
 }
 
 impl Default for Store {
@@ -334,6 +337,7 @@ impl Default for Store {
         Self {
             path: PathBuf::from("data/store"),
             cache_mb: 256,
+            memtable_mb: 64,
         }
     }
 }
@@ -568,6 +572,7 @@ impl Config {
     pub fn store_config(&self) -> graph::StoreConfig {
         let mut s = graph::StoreConfig::new(&self.store.path);
         s.cache_mb = self.store.cache_mb;
+        s.memtable_mb = self.store.memtable_mb.max(1);
         s
     }
 

@@ -21,8 +21,6 @@ pub enum Error {
     Missing { path: PathBuf },
     #[error("store is read-only")]
     ReadOnly,
-    #[error("an earlier write failed; reopen the store")]
-    Poisoned,
     #[error("corrupt record under key {key}: {why}")]
     Corrupt { key: String, why: String },
     #[error("storage error: {0}")]
@@ -38,6 +36,21 @@ pub enum Error {
 impl From<rocksdb::Error> for Error {
     fn from(e: rocksdb::Error) -> Self {
         Error::Storage(e.into_string())
+    }
+}
+
+impl Error {
+    /// The disk (or the store's space limit) is full: the write can succeed
+    /// once space is freed.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::Storage(m) => {
+                m.contains("No space left on device")
+                    || m.contains("NoSpace")
+                    || m.contains("Max allowed space was reached")
+            }
+            _ => false,
+        }
     }
 }
 

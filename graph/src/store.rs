@@ -94,6 +94,9 @@ pub struct StoreConfig {
     pub sync: bool,
     /// Block cache size in MiB.
     pub cache_mb: usize,
+    /// Memtable size per column family in MiB. After a full disk, writes
+    /// resume once this much space is free again.
+    pub memtable_mb: usize,
 }
 
 impl StoreConfig {
@@ -102,6 +105,7 @@ impl StoreConfig {
             path: path.into(),
             sync: true,
             cache_mb: 256,
+            memtable_mb: 64,
         }
     }
 }
@@ -304,7 +308,7 @@ fn db_options(cfg: &StoreConfig) -> (Options, Options) {
     cf.set_block_based_table_factory(&table);
     cf.set_compression_type(DBCompressionType::Lz4);
     cf.set_bottommost_compression_type(DBCompressionType::Zstd);
-    cf.set_write_buffer_size(64 << 20);
+    cf.set_write_buffer_size(cfg.memtable_mb.max(1) << 20);
     cf.set_level_compaction_dynamic_level_bytes(true);
     (db, cf)
 }
@@ -406,7 +410,8 @@ impl RocksStore {
         }
     }
 
-    fn load_counters(&mut self) -> Result<()> {
+    /// Counters and log sequences as the disk has them.
+    fn read_counters(&self) -> Result<(BTreeMap<String, u64>, u64, u64)> {
         let meta = self.cf(CF_META);
         let mut counters = BTreeMap::new();
         for item in self.db.prefix_iterator_cf(meta, COUNTER_PREFIX) {
@@ -429,8 +434,11 @@ impl RocksStore {
                 None => 0,
             })
         };
-        let seq = read_seq(META_SEQ)?;
-        let bseq = read_seq(META_BSEQ)?;
+        Ok((counters, read_seq(META_SEQ)?, read_seq(META_BSEQ)?))
+    }
+
+    fn load_counters(&mut self) -> Result<()> {
+        let (counters, seq, bseq) = self.read_counters()?;
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         st.counters = counters;
         st.next_seq = seq;
@@ -438,9 +446,10 @@ impl RocksStore {
         Ok(())
     }
 
-    /// Loads counters, the keys of referenced base kinds and the pending targets.
-    fn load_state(&mut self) -> Result<()> {
-        self.load_counters()?;
+    /// The write path's state as the disk has it: counters, the keys of
+    /// referenced base kinds and the pending targets.
+    fn read_state(&self) -> Result<WriteState> {
+        let (counters, next_seq, next_bseq) = self.read_counters()?;
         let mut known: HashMap<BaseKind, HashSet<Box<str>>> =
             REFERENCED.iter().map(|k| (*k, HashSet::new())).collect();
         for kind in REFERENCED {
@@ -458,18 +467,28 @@ impl RocksStore {
                 known.entry(kind).or_default().insert(key.into_boxed_str());
             }
         }
-        let mut pending: HashMap<BaseRef, u64> = HashMap::new();
+        let mut pending_targets: HashMap<BaseRef, u64> = HashMap::new();
         for item in self
             .db
             .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
         {
             let (k, _) = item?;
             let (target, _) = decode_pending(&k)?;
-            *pending.entry(target).or_default() += 1;
+            *pending_targets.entry(target).or_default() += 1;
         }
-        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        st.known = known;
-        st.pending_targets = pending;
+        Ok(WriteState {
+            poisoned: false,
+            counters,
+            next_seq,
+            next_bseq,
+            known,
+            pending_targets,
+        })
+    }
+
+    fn load_state(&mut self) -> Result<()> {
+        let st = self.read_state()?;
+        *self.state.get_mut().unwrap_or_else(|p| p.into_inner()) = st;
         Ok(())
     }
 
@@ -484,11 +503,12 @@ impl RocksStore {
         }
         let mut st = self.state();
         if st.poisoned {
-            return Err(Error::Poisoned);
+            // The last write failed (a full disk, say) after the in-memory
+            // state was updated for it: read the state again from what the
+            // disk holds. A batch is atomic in RocksDB, so the disk holds
+            // all of the failed batch or none of it.
+            *st = self.read_state()?;
         }
-        // In-memory state is updated while the batch is built; if the write
-        // fails it no longer matches the disk, so the store refuses further
-        // writes until reopened.
         st.poisoned = true;
         let outcomes = self.write_inner(&mut st, records)?;
         st.poisoned = false;
@@ -997,11 +1017,6 @@ impl RocksStore {
     pub fn app_write(&self, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
-        }
-        if self.state().poisoned {
-            return Err(Error::Storage(
-                "an earlier write failed; reopen the store".into(),
-            ));
         }
         let cf = self.app().ok_or(Error::ReadOnly)?;
         let mut batch = WriteBatch::default();

@@ -553,7 +553,7 @@ fn outcome_str(o: &WriteOutcome) -> &'static str {
 async fn store_records(
     engine: &Arc<Engine>,
     records: Vec<Record>,
-) -> (Vec<Option<WriteOutcome>>, Option<String>) {
+) -> (Vec<Option<WriteOutcome>>, Option<(StatusCode, String)>) {
     let batch = engine.config.ingest.batch_size.max(1);
     let e = Arc::clone(engine);
     tokio::task::spawn_blocking(move || {
@@ -568,7 +568,14 @@ async fn store_records(
                 Ok(o) => out.extend(o.into_iter().map(Some)),
                 Err(err) => {
                     tracing::error!(error = %err, "intake: store write failed");
-                    error = Some(err.to_string());
+                    // a full disk is 507 (send again once space is freed),
+                    // anything else 503
+                    let status = if err.is_no_space() {
+                        StatusCode::INSUFFICIENT_STORAGE
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    error = Some((status, err.to_string()));
                     out.extend(chunk.iter().map(|_| None));
                 }
             }
@@ -576,7 +583,12 @@ async fn store_records(
         (out, error)
     })
     .await
-    .unwrap_or_else(|err| (Vec::new(), Some(err.to_string())))
+    .unwrap_or_else(|err| {
+        (
+            Vec::new(),
+            Some((StatusCode::SERVICE_UNAVAILABLE, err.to_string())),
+        )
+    })
 }
 
 fn parse_config(engine: &Engine) -> Result<ingest::ParseConfig, Box<Response>> {
@@ -697,8 +709,8 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         + counts.get("duplicates").copied().unwrap_or(0)
         + counts.get("conflicts").copied().unwrap_or(0);
     let rejected = counts.get("rejected").copied().unwrap_or(0);
-    let status = if error.is_some() {
-        StatusCode::SERVICE_UNAVAILABLE
+    let status = if let Some((status, _)) = &error {
+        *status
     } else if rejected == 0 {
         StatusCode::OK
     } else if stored > 0 {
@@ -713,7 +725,7 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         "rejected": rejected,
         "results": results,
     });
-    if let Some(e) = error {
+    if let Some((_, e)) = error {
         body["error"] = json!(format!(
             "the store could not write: {e}; records marked not_stored were not acknowledged"
         ));
@@ -980,10 +992,6 @@ async fn viid_objects(app: App, body: Bytes, url: &str, parse: ViidParser) -> Re
             }
         }
     }
-    let status = if error.is_some() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
+    let status = error.map_or(StatusCode::OK, |(status, _)| status);
     viid_list(status, statuses)
 }

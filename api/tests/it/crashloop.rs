@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::{anju, ok, small_city};
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -32,15 +32,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Server {
-    config: PathBuf,
-    store: PathBuf,
-    port: u16,
-    log: PathBuf,
+pub(super) struct Server {
+    pub(super) config: PathBuf,
+    pub(super) store: PathBuf,
+    pub(super) port: u16,
+    pub(super) log: PathBuf,
 }
 
 impl Server {
-    fn start(&self) -> Child {
+    pub(super) fn start(&self) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -62,9 +62,25 @@ impl Server {
 /// One unit the simulator sends: JSON Lines or GA/T objects, and the ids
 /// they carry.
 #[derive(Clone)]
-enum Batch {
+pub(super) enum Batch {
     Lines(Vec<(String, String)>),
     Viid(Vec<(String, Value)>),
+}
+
+impl Batch {
+    pub(super) fn ids(&self) -> Vec<String> {
+        match self {
+            Batch::Lines(ls) => ls.iter().map(|x| x.0.clone()).collect(),
+            Batch::Viid(os) => os.iter().map(|x| x.0.clone()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Lines(ls) => ls.len(),
+            Batch::Viid(os) => os.len(),
+        }
+    }
 }
 
 /// `2026-10-01T07:31:05+08:00` → `20261001073105` (the fixtures' local time).
@@ -72,7 +88,7 @@ fn viid_time(t: &str) -> String {
     t[..19].chars().filter(char::is_ascii_digit).collect()
 }
 
-fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
+pub(super) fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -112,17 +128,22 @@ fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
     (out, devices)
 }
 
-struct Sim {
-    base: String,
-    token: String,
-    client: reqwest::blocking::Client,
-    devices: BTreeSet<String>,
+pub(super) struct Sim {
+    pub(super) base: String,
+    pub(super) token: String,
+    pub(super) client: reqwest::blocking::Client,
+    pub(super) devices: BTreeSet<String>,
 }
 
 impl Sim {
     /// Sends a batch once; the ids the server acknowledged (stored), or
     /// none when it did not answer.
     fn send(&self, b: &Batch) -> Option<Vec<String>> {
+        self.send_status(b).map(|(_, ids)| ids)
+    }
+
+    /// Sends a batch once: the answer's status and the ids acknowledged.
+    pub(super) fn send_status(&self, b: &Batch) -> Option<(u16, Vec<String>)> {
         match b {
             Batch::Lines(ls) => {
                 let body: String = ls.iter().map(|(_, l)| format!("{l}\n")).collect();
@@ -136,14 +157,15 @@ impl Sim {
                 let status = r.status().as_u16();
                 let v: Value = r.json().ok()?;
                 assert!(status != 422 && status != 400, "refused: {v}");
-                Some(
+                Some((
+                    status,
                     v["results"]
                         .as_array()?
                         .iter()
                         .filter(|x| matches!(x["status"].as_str(), Some("accepted" | "duplicate")))
                         .map(|x| x["id"].as_str().unwrap().to_owned())
                         .collect(),
-                )
+                ))
             }
             Batch::Viid(objs) => {
                 let body = json!({"MotorVehicleListObject": {"MotorVehicleObject": objs.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>()}});
@@ -153,20 +175,22 @@ impl Sim {
                     .body(body.to_string())
                     .send()
                     .ok()?;
+                let status = r.status().as_u16();
                 let v: Value = r.json().ok()?;
-                Some(
+                Some((
+                    status,
                     v["ResponseStatusListObject"]["ResponseStatusObject"]
                         .as_array()?
                         .iter()
                         .filter(|x| x["StatusCode"] == "0")
                         .map(|x| x["Id"].as_str().unwrap().to_owned())
                         .collect(),
-                )
+                ))
             }
         }
     }
 
-    fn up(&self) -> bool {
+    pub(super) fn up(&self) -> bool {
         self.client
             .get(format!("{}/health", self.base))
             .send()
@@ -174,7 +198,7 @@ impl Sim {
     }
 
     /// The field's registration: every GA/T device registers (again).
-    fn register(&self) {
+    pub(super) fn register(&self) {
         for d in &self.devices {
             let _ = self
                 .client
@@ -189,7 +213,7 @@ fn json_out(cmd: &mut std::process::Command) -> Value {
     serde_json::from_str(ok(cmd).trim()).unwrap()
 }
 
-fn derived(config: &Path, store: &Path, rebuild: bool) -> (String, Value, u64) {
+pub(super) fn derived(config: &Path, store: &Path, rebuild: bool) -> (String, Value, u64) {
     let out = ok(anju()
         .arg("--config")
         .arg(config)
@@ -229,55 +253,9 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = small_city(dir.path(), 9, (cycles as u32 / 3).clamp(3, 30), "data");
     let store = dir.path().join("store");
-    // the registers first (by file); the events come from the devices
-    let mut base: Vec<PathBuf> = vec![data.join("base.jsonl")];
-    base.extend(
-        std::fs::read_dir(&data)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| ingest::csv_type_for_file(p).is_some()),
-    );
-    ok(anju()
-        .arg("--store")
-        .arg(&store)
-        .args(["ingest", "--progress", "none"])
-        .args(&base));
-    let config = dir.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        "version = 1\n[server]\nanalysis_every_mins = 0\n[alerts]\nelderly_check_mins = 0\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n",
-    )
-    .unwrap();
-    let token = ok(anju()
-        .arg("--config")
-        .arg(&config)
-        .arg("--store")
-        .arg(&store)
-        .args([
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--name",
-            "simulator",
-            "--quiet",
-        ]))
-    .trim()
-    .to_owned();
-    let server = Server {
-        config: config.clone(),
-        store: store.clone(),
-        port: free_port(),
-        log: dir.path().join("serve.log"),
-    };
+    let (server, token) = prepare(dir.path(), &data, &store, "");
     let (todo, devices) = batches(&data);
-    let sent_ids: BTreeSet<String> = todo
-        .iter()
-        .flat_map(|b| match b {
-            Batch::Lines(ls) => ls.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
-            Batch::Viid(os) => os.iter().map(|x| x.0.clone()).collect(),
-        })
-        .collect();
+    let sent_ids: BTreeSet<String> = todo.iter().flat_map(Batch::ids).collect();
     let sim = Sim {
         base: format!("http://127.0.0.1:{}", server.port),
         token,
@@ -327,13 +305,9 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
     while let Some(b) = queue.pop_front() {
         match sim.send(&b) {
             Some(ids) => {
-                let all = match &b {
-                    Batch::Lines(ls) => ls.len(),
-                    Batch::Viid(os) => os.len(),
-                };
                 let n = ids.len();
                 acked.extend(ids);
-                if n < all {
+                if n < b.len() {
                     // some not stored (or an unregistered device): again
                     resent += 1;
                     failures += 1;
@@ -384,14 +358,73 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
     assert!(n_kills >= cycles, "{n_kills} kills");
     assert_eq!(acked, sent_ids, "every event is acknowledged in the end");
 
-    // exactly once in the store
-    ok(anju().arg("--store").arg(&store).arg("check"));
+    assert_stored_once(&store, &acked);
+    // derived state after the crashes = a clean rebuild
+    let after = derived(&server.config, &store, false);
+    let rebuilt = derived(&server.config, &store, true);
+    assert_eq!(
+        after, rebuilt,
+        "derived state after crashes differs from a rebuild"
+    );
+}
+
+/// A store under `store` holding the city's registers (ingested by file;
+/// the events come from the devices), a config for `anju serve` (with
+/// `extra` appended) and an admin token for the simulator.
+pub(super) fn prepare(dir: &Path, data: &Path, store: &Path, extra: &str) -> (Server, String) {
+    let mut base: Vec<PathBuf> = vec![data.join("base.jsonl")];
+    base.extend(
+        std::fs::read_dir(data)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| ingest::csv_type_for_file(p).is_some()),
+    );
+    ok(anju()
+        .arg("--store")
+        .arg(store)
+        .args(["ingest", "--progress", "none"])
+        .args(&base));
+    let config = dir.join("serve.toml");
+    std::fs::write(
+        &config,
+        format!("version = 1\n[server]\nanalysis_every_mins = 0\n[alerts]\nelderly_check_mins = 0\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n{extra}"),
+    )
+    .unwrap();
+    let token = ok(anju()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(store)
+        .args([
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "simulator",
+            "--quiet",
+        ]))
+    .trim()
+    .to_owned();
+    let server = Server {
+        config,
+        store: store.to_owned(),
+        port: free_port(),
+        log: dir.join("serve.log"),
+    };
+    (server, token)
+}
+
+/// Every acknowledged event is in the store exactly once, and the store
+/// checks clean.
+pub(super) fn assert_stored_once(store: &Path, acked: &BTreeSet<String>) {
+    ok(anju().arg("--store").arg(store).arg("check"));
     let mut cfg = api::config::Config::default();
-    cfg.store.path = store.clone();
+    cfg.store.path = store.to_owned();
     {
         let s = graph::RocksStore::open_read_only(&cfg.store_config()).unwrap();
         let mut missing = Vec::new();
-        for id in &acked {
+        for id in acked {
             if s.event(id).unwrap().is_none() {
                 missing.push(id.clone());
             }
@@ -412,17 +445,10 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
             "the event log holds each once"
         );
     }
-    // derived state after the crashes = a clean rebuild
-    let after = derived(&server.config, &store, false);
-    let rebuilt = derived(&server.config, &store, true);
-    assert_eq!(
-        after, rebuilt,
-        "derived state after crashes differs from a rebuild"
-    );
 }
 
 /// SIGTERM and wait (a graceful stop: the server flushes and exits).
-fn terminate(c: &mut Child) {
+pub(super) fn terminate(c: &mut Child) {
     let pid = c.id().to_string();
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])

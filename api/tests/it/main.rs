@@ -12,6 +12,7 @@ mod access;
 mod analysis;
 mod corruption;
 mod crashloop;
+mod diskfull;
 mod relations;
 mod reliability;
 mod search;
