@@ -154,7 +154,7 @@ fn a_full_disk_refuses_intake_loses_nothing_and_resumes_by_itself() {
         acked.extend(ids);
     }
     assert!(
-        statuses.get(&507).is_some(),
+        statuses.contains_key(&507),
         "no 507 after filling the disk ({filled} bytes): {statuses:?}"
     );
     // the server stays up; a personal query answers, at worst with a clear
