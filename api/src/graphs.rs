@@ -78,8 +78,9 @@ pub struct Projector {
 impl Projector {
     pub fn new(config: &Config, store: &RocksStore) -> Result<Self> {
         let dir = config.search_dir().join("faces");
-        let matcher = Identities::open(&dir, config.deployment.face_dim, config.identity.clone())
-            .with_context(|| format!("opening the face index at {}", dir.display()))?;
+        let matcher =
+            Identities::open_or_rebuild(&dir, config.deployment.face_dim, config.identity.clone())
+                .with_context(|| format!("opening the face index at {}", dir.display()))?;
         let texts = Texts::open(
             &config.search_dir().join("text"),
             config.search.text_writer_mb,

@@ -54,6 +54,22 @@ impl Identities {
         })
     }
 
+    /// Opens the index for the projection: a damaged one (see
+    /// [`search::FaceIndex`]) is removed and opened empty, and the
+    /// projection's matcher sync rebuilds it from the store of record.
+    pub fn open_or_rebuild(dir: &Path, dim: usize, params: Identity) -> search::FaceResult<Self> {
+        match Self::open(dir, dim, params.clone()) {
+            Err(search::FaceError::Damaged { path, why }) => {
+                tracing::warn!(%path, %why, "face index damaged; rebuilding it from the store");
+                eprintln!("face index at {path} is damaged ({why}); rebuilding it from the store");
+                std::fs::remove_dir_all(dir)
+                    .map_err(|e| search::FaceError::Io(dir.display().to_string(), e))?;
+                Self::open(dir, dim, params)
+            }
+            other => other,
+        }
+    }
+
     /// The best face of `kind` at or above `min`: first among those of the
     /// capture's community (a few hundred faces, scanned), then, if none
     /// is, everywhere (the HNSW graph). Residents are found locally.

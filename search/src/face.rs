@@ -12,12 +12,22 @@
 //! * Deletes (an archive merged away) take effect at once for searches and
 //!   are written at the next commit.
 //!
+//! * Damage: LMDB keeps no checksums, so a clean close *seals* the index —
+//!   the length and CRC-32 of its data file in `SEAL` — and an open checks
+//!   the seal (a sealed index with a flipped byte or cut short is
+//!   [`FaceError::Damaged`]). The first write after an open removes the seal
+//!   (durably, before it writes). After a crash there is no seal; LMDB's
+//!   copy-on-write commits keep the file whole, and the open checks only
+//!   that it is as long as its last page says. The index is derived: the
+//!   projection rebuilds a damaged one from the store of record.
+//!
 //! Vectors are kept as f32 on the memory map (the OS pages them); hannoy's
 //! only quantisation is 1-bit, which loses too much recall on 128-d face
 //! features to decide identity with.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use hannoy::distances::Cosine;
@@ -39,6 +49,73 @@ const M0: usize = 32;
 const CHECKPOINT: &str = "checkpoint";
 const NEXT_ITEM: &str = "next-item";
 const DIMENSION: &str = "dimension";
+const DATA_FILE: &str = "data.mdb";
+const SEAL_FILE: &str = "SEAL";
+const SEAL_MAGIC: &str = "anju-face-seal 1";
+/// LMDB's pages are the OS page size, at least this.
+const PAGE_MIN: u64 = 4096;
+
+/// Length and CRC-32 of a file, read in 1 MiB pieces.
+fn file_crc(path: &Path) -> std::io::Result<(u64, u32)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, h.finalize()));
+        }
+        len += n as u64;
+        h.update(&buf[..n]);
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn damaged_lmdb(dir: &Path, e: heed::Error) -> FaceError {
+    FaceError::Damaged {
+        path: dir.display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// A sealed index must match its seal (module docs). A seal that vanishes
+/// while the file is read was removed by a writer in another process: not
+/// damage.
+fn check_seal(dir: &Path) -> FaceResult<()> {
+    let seal_path = dir.join(SEAL_FILE);
+    let Ok(seal) = std::fs::read_to_string(&seal_path) else {
+        return Ok(());
+    };
+    let damaged = |why: String| FaceError::Damaged {
+        path: dir.display().to_string(),
+        why,
+    };
+    let mut lines = seal.lines();
+    let (Some(SEAL_MAGIC), Some(len), Some(crc)) = (lines.next(), lines.next(), lines.next())
+    else {
+        return Err(damaged(format!("{SEAL_FILE} is not a seal")));
+    };
+    let (Ok(len), Ok(crc)) = (len.parse::<u64>(), u32::from_str_radix(crc, 16)) else {
+        return Err(damaged(format!("{SEAL_FILE} is not a seal")));
+    };
+    let found = file_crc(&dir.join(DATA_FILE));
+    if !seal_path.exists() {
+        return Ok(());
+    }
+    match found {
+        Ok((l, c)) if l == len && c == crc => Ok(()),
+        Ok((l, _)) if l != len => Err(damaged(format!(
+            "{DATA_FILE} is {l} bytes, it was sealed at {len}"
+        ))),
+        Ok(_) => Err(damaged(format!("{DATA_FILE} does not match its checksum"))),
+        Err(e) => Err(damaged(format!("{DATA_FILE}: {e}"))),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
@@ -58,6 +135,9 @@ pub enum FaceError {
     Feature(#[from] crate::Error),
     #[error("face index at {0}: {1}")]
     Io(String, std::io::Error),
+    /// The index's files are damaged (rebuild it from the store).
+    #[error("face index at {path} is damaged: {why}")]
+    Damaged { path: String, why: String },
 }
 
 pub type FaceResult<T> = std::result::Result<T, FaceError>;
@@ -221,6 +301,17 @@ pub struct FaceIndex {
     state: RwLock<State>,
     /// One commit at a time; searches go on meanwhile.
     committing: Mutex<()>,
+    dir: std::path::PathBuf,
+    /// This process wrote since the open (or the last seal): seal on close.
+    dirty: AtomicBool,
+}
+
+impl Drop for FaceIndex {
+    fn drop(&mut self) {
+        if let Err(e) = self.seal() {
+            tracing::warn!(error = %e, "face index: not sealed at close (checked for length only at the next open)");
+        }
+    }
 }
 
 impl std::fmt::Debug for FaceIndex {
@@ -245,16 +336,42 @@ pub struct FaceStats {
 }
 
 impl FaceIndex {
-    /// Opens (creating if needed) the index in `dir`.
+    /// Opens (creating if needed) the index in `dir`; a damaged index is
+    /// [`FaceError::Damaged`] (see the module docs).
     pub fn open(dir: &Path, dim: usize, params: FaceParams) -> FaceResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| FaceError::Io(dir.display().to_string(), e))?;
+        let damaged = |why: String| FaceError::Damaged {
+            path: dir.display().to_string(),
+            why,
+        };
+        check_seal(dir)?;
+        let existed = dir.join(DATA_FILE).exists();
         let mut opts = EnvOpenOptions::new();
         opts.map_size(params.map_size).max_dbs(4);
         // SAFETY: LMDB requires that the file is not opened twice in one
         // process nor modified behind its back; heed refuses a second open
         // of the same path, and the directory is this index's own.
         #[allow(unsafe_code)]
-        let env = unsafe { opts.open(dir) }?;
+        let env = match unsafe { opts.open(dir) } {
+            Ok(env) => env,
+            Err(heed::Error::Mdb(
+                e @ (heed::MdbError::Invalid
+                | heed::MdbError::Corrupted
+                | heed::MdbError::PageNotFound
+                | heed::MdbError::VersionMismatch),
+            )) if existed => return Err(damaged(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        // cut short: pages past the end would fault when mapped
+        let len = std::fs::metadata(dir.join(DATA_FILE))
+            .map_err(|e| FaceError::Io(dir.display().to_string(), e))?
+            .len();
+        let last_page = env.info().last_page_number as u64;
+        if len < (last_page + 1) * PAGE_MIN {
+            return Err(damaged(format!(
+                "{DATA_FILE} is {len} bytes, its last page ({last_page}) ends past that"
+            )));
+        }
         let wtxn = env.write_txn()?;
         let (vectors, items, meta) = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
@@ -278,12 +395,12 @@ impl FaceIndex {
                     expected: dim,
                 });
             }
-            for row in items.iter(&rtxn)? {
-                let (id, info) = row?;
-                if let Some(info) = ItemInfo::decode(info) {
-                    state.index(id, info);
-                    state.built.insert(id);
-                }
+            for row in items.iter(&rtxn).map_err(|e| damaged_lmdb(dir, e))? {
+                let (id, info) = row.map_err(|e| damaged_lmdb(dir, e))?;
+                let info = ItemInfo::decode(info)
+                    .ok_or_else(|| damaged(format!("item {id} does not decode")))?;
+                state.index(id, info);
+                state.built.insert(id);
             }
             state.next = match meta.get(&rtxn, NEXT_ITEM)? {
                 Some(b) => <[u8; 4]>::try_from(b).map(u32::from_be_bytes).unwrap_or(0),
@@ -302,7 +419,49 @@ impl FaceIndex {
             params,
             state: RwLock::new(state),
             committing: Mutex::new(()),
+            dir: dir.to_owned(),
+            dirty: AtomicBool::new(false),
         })
+    }
+
+    /// Before the first write since the open: the seal goes, durably.
+    fn unseal(&self) -> FaceResult<()> {
+        if !self.dirty.swap(true, Ordering::SeqCst) {
+            let io = |e| FaceError::Io(self.dir.display().to_string(), e);
+            match std::fs::remove_file(self.dir.join(SEAL_FILE)) {
+                Ok(()) => sync_dir(&self.dir).map_err(io)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.dirty.store(false, Ordering::SeqCst);
+                    return Err(io(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals the index if this process wrote to it (see the module docs):
+    /// call when no more writes follow; closing does it too. Reads the
+    /// whole data file once.
+    pub fn seal(&self) -> FaceResult<()> {
+        let _one = self.committing.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.dirty.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let io = |e| FaceError::Io(self.dir.display().to_string(), e);
+        self.env.force_sync()?;
+        let (len, crc) = file_crc(&self.dir.join(DATA_FILE)).map_err(io)?;
+        let tmp = self.dir.join(format!("{SEAL_FILE}.tmp"));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            writeln!(f, "{SEAL_MAGIC}\n{len}\n{crc:08x}").map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, self.dir.join(SEAL_FILE)).map_err(io)?;
+        sync_dir(&self.dir).map_err(io)?;
+        self.dirty.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -492,6 +651,7 @@ impl FaceIndex {
                 .collect();
             (s.staged.clone(), s.deleted.clone(), s.next, infos)
         };
+        self.unseal()?;
         let mut wtxn = self.env.write_txn()?;
         let writer = Writer::new(self.vectors, 0, self.dim);
         for id in &deleted {
@@ -537,6 +697,7 @@ impl FaceIndex {
     /// Deletes everything (for a rebuild); committed at once.
     pub fn clear(&self) -> FaceResult<()> {
         let _one = self.committing.lock().unwrap_or_else(|p| p.into_inner());
+        self.unseal()?;
         let mut wtxn = self.env.write_txn()?;
         Writer::new(self.vectors, 0, self.dim).clear(&mut wtxn)?;
         self.items.clear(&mut wtxn)?;

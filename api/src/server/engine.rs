@@ -216,6 +216,11 @@ impl Engine {
         {
             let _ = h.join();
         }
+        // nothing writes the face index any more: seal it (its next open
+        // checks it against the seal)
+        if let Err(e) = self.projector.matcher.index.seal() {
+            tracing::warn!(error = %e, "face index not sealed");
+        }
     }
 
     fn projector_loop(weak: &std::sync::Weak<Self>) {

@@ -1,7 +1,9 @@
 //! Damage on disk: a flipped byte in the write-ahead log refuses the open
 //! with a clear error (acknowledged batches are never dropped silently); a
 //! damaged full-text index is refused by the read-only search and rebuilt
-//! from the store of record by the next projection. No panic anywhere.
+//! from the store of record by the next projection; so is a damaged face
+//! index (checked against the seal of its last clean close, or for length
+//! after a crash). No panic anywhere.
 
 use std::path::{Path, PathBuf};
 
@@ -104,4 +106,64 @@ fn a_damaged_text_index_is_refused_then_rebuilt_from_the_store() {
     let after: serde_json::Value = serde_json::from_slice(&search().stdout).unwrap();
     assert_eq!(after["total"], before["total"]);
     assert_eq!(after["hits"][0], before["hits"][0]);
+}
+
+#[test]
+fn a_damaged_face_index_is_refused_then_rebuilt_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = city(dir.path(), 2);
+    let store = dir.path().join("store");
+    ok(&mut ingest(&store, &[&data]));
+    let faces = store.join("search").join("faces");
+    let stats = || run(anju().arg("--store").arg(&store).args(["faces", "stats"]));
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::json!({"archives": v["archives"], "vectors": v["vectors"]})
+    };
+    let before = json(&stats());
+    assert!(before["vectors"].as_u64().unwrap() > 100, "{before}");
+    assert!(faces.join("SEAL").exists(), "a clean close seals the index");
+
+    let damages: [(&str, &dyn Fn(&Path)); 3] = [
+        ("a flipped byte", &|f| {
+            let len = std::fs::metadata(f).unwrap().len() as usize;
+            flip(f, len / 2);
+        }),
+        ("cut short", &|f| {
+            let len = std::fs::metadata(f).unwrap().len();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_len(len / 2)
+                .unwrap();
+        }),
+        ("cut short after a crash (no seal)", &|f| {
+            std::fs::remove_file(f.with_file_name("SEAL")).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_len(16 * 1024)
+                .unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        damage(&faces.join("data.mdb"));
+        let out = stats();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: a damaged index answered");
+        assert!(
+            err.contains("damaged") && !err.contains("panicked"),
+            "{what}: {err}"
+        );
+        // the projection notices and rebuilds it from the store of record
+        let out = run(anju().arg("--store").arg(&store).arg("project"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {err}");
+        assert!(err.contains("rebuilding"), "{what}: {err}");
+        let after = stats();
+        assert!(after.status.success(), "{what}");
+        assert_eq!(json(&after), before, "{what}: rebuilt");
+    }
 }
