@@ -124,7 +124,8 @@ fn a_damaged_face_index_is_refused_then_rebuilt_from_the_store() {
     assert!(before["vectors"].as_u64().unwrap() > 100, "{before}");
     assert!(faces.join("SEAL").exists(), "a clean close seals the index");
 
-    let damages: [(&str, &dyn Fn(&Path)); 3] = [
+    type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
+    let damages: [Damage; 3] = [
         ("a flipped byte", &|f| {
             let len = std::fs::metadata(f).unwrap().len() as usize;
             flip(f, len / 2);
