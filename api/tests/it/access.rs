@@ -278,7 +278,8 @@ impl World {
                     first_event.clone(),
                     format!("person:{CANARY_PERSON}"),
                 ],
-                detail: String::new(),
+                // the model's words name what the evidence holds
+                detail: format!("out with person:{CANARY_PERSON} (cx-b-3)"),
                 alert: false,
             };
             api::tagbook::apply(

@@ -478,6 +478,8 @@ pub struct TagOut {
     pub from: String,
     pub to: String,
     pub score: f64,
+    /// The model's words; withheld when part of the evidence is outside
+    /// the caller's regions (they describe all of it).
     pub detail: String,
     /// Event ids that made it true.
     pub evidence: Vec<String>,
@@ -1193,10 +1195,12 @@ impl Archive {
             let store = e.store();
             let mut tags = crate::tagbook::tags_of(store, &me)?;
             // evidence the caller may not see is left out: events at devices
-            // out of scope, related archives out of scope
+            // out of scope, related archives out of scope; and then the
+            // model's detail too, which describes all of the evidence
             if principal.regions.is_some() {
                 for t in &mut tags {
                     let mut kept = Vec::new();
+                    let all = t.evidence.len();
                     for ev in std::mem::take(&mut t.evidence) {
                         let visible = if let Some(x) = store.event(&ev)? {
                             principal.sees_at(e, store, &x.device, &[&node])?
@@ -1208,6 +1212,9 @@ impl Archive {
                         if visible {
                             kept.push(ev);
                         }
+                    }
+                    if kept.len() < all {
+                        t.detail = "withheld: part of the evidence is outside your regions".into();
                     }
                     t.evidence = kept;
                 }
