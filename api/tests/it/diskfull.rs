@@ -42,6 +42,16 @@ impl Drop for Mount {
     }
 }
 
+/// The server, killed if the test fails before it stops it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Writes zeros until the filesystem refuses; the bytes written.
 fn fill(path: &Path) -> u64 {
     let mut f = std::fs::File::create(path).unwrap();
@@ -108,7 +118,7 @@ fn a_full_disk_refuses_intake_loses_nothing_and_resumes_by_itself() {
             .unwrap(),
         devices,
     };
-    let mut child = server.start();
+    let mut child = Running(server.start());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !sim.up() {
         assert!(Instant::now() < deadline, "the server did not come up");
@@ -212,7 +222,7 @@ fn a_full_disk_refuses_intake_loses_nothing_and_resumes_by_itself() {
             .is_some_and(|n| n > 0),
         "a query after space was freed: {after}"
     );
-    terminate(&mut child);
+    terminate(&mut child.0);
 
     assert_stored_once(&store, &acked);
     let after = derived(&server.config, &store, false);
