@@ -18,6 +18,12 @@ use model::Timestamp;
 
 const ALERT: &[u8] = b"alert/id/";
 const ALERT_KEY: &[u8] = b"alert/key/";
+/// `alert/subject/<subject>\0<id>` → (): a subject's alerts without a scan
+/// of the book.
+const BY_SUBJECT: &[u8] = b"alert/subject/";
+/// Present once every alert is in the subject index (stores written before
+/// it are indexed at the next open).
+const BY_SUBJECT_DONE: &[u8] = b"alert-meta/by-subject";
 const WATCH: &[u8] = b"watch/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -100,6 +106,14 @@ fn dedup_key(dedup: &str) -> Vec<u8> {
 
 /// Ids sort by situation time (ms, zero-padded), then a digest of the dedup
 /// key, so the same situation always gets the same id.
+fn subject_prefix(subject: &str) -> Vec<u8> {
+    [BY_SUBJECT, subject.as_bytes(), b"\0"].concat()
+}
+
+fn subject_key(subject: &str, id: &str) -> Vec<u8> {
+    [subject_prefix(subject).as_slice(), id.as_bytes()].concat()
+}
+
 fn alert_id(time: Timestamp, dedup: &str) -> String {
     let h = Sha256::digest(dedup.as_bytes());
     format!(
@@ -167,6 +181,9 @@ pub fn raise_writes(
         };
         writes.push((dedup_key(&a.dedup), Some(id.clone().into_bytes())));
         writes.push((alert_key(&id), Some(json(&alert))));
+        if let Some(s) = &alert.subject {
+            writes.push((subject_key(s, &id), Some(Vec::new())));
+        }
         raised.push(alert);
     }
     Ok((writes, raised))
@@ -186,6 +203,42 @@ pub fn scan(
 ) -> graph::Result<()> {
     let after = after.map(alert_key);
     store.app_scan(ALERT, true, after.as_deref(), |k, v| Ok(f(parse(k, v)?)))
+}
+
+/// The alerts about `subject`, newest first, while `f` returns true.
+pub fn of_subject(
+    store: &RocksStore,
+    subject: &str,
+    mut f: impl FnMut(Alert) -> bool,
+) -> graph::Result<()> {
+    let prefix = subject_prefix(subject);
+    store.app_scan(&prefix, true, None, |k, _| {
+        let id = String::from_utf8_lossy(&k[prefix.len()..]);
+        Ok(match get(store, &id)? {
+            Some(a) => f(a),
+            None => true,
+        })
+    })
+}
+
+/// Builds the subject index for alerts raised before it existed (once).
+pub fn index_subjects(store: &RocksStore) -> graph::Result<u64> {
+    if store.app_get(BY_SUBJECT_DONE)?.is_some() {
+        return Ok(0);
+    }
+    let mut writes: AppWrites = Vec::new();
+    scan(store, None, |a| {
+        if let Some(s) = &a.subject {
+            writes.push((subject_key(s, &a.id), Some(Vec::new())));
+        }
+        true
+    })?;
+    let n = writes.len() as u64;
+    for chunk in writes.chunks(10_000) {
+        store.app_write(chunk)?;
+    }
+    store.app_write(&[(BY_SUBJECT_DONE.to_vec(), Some(Vec::new()))])?;
+    Ok(n)
 }
 
 /// Moves an alert along its workflow: `sign` (new → signed) or `handle`

@@ -474,6 +474,26 @@ fn alerts_workflow_and_watch_lists() {
         let total = v["alerts"]["totalCount"].as_u64().unwrap();
         assert!(total > 0);
         let id = v["alerts"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
+        let subject = v["alerts"]["edges"][0]["node"]["subject"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // the subject's archive lists it among its open alerts (by the
+        // subject index), until it is handled
+        let open = |schema: &gql::AnjuSchema| {
+            let q = format!(r#"{{ archive(ref: "{subject}") {{ openAlerts {{ id }} }} }}"#);
+            let schema = schema.clone();
+            async move {
+                let v = data(&schema, &q).await;
+                v["archive"]["openAlerts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a["id"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert!(open(&schema).await.contains(&id), "{subject}");
         let v = data(
             &schema,
             &format!(r#"mutation {{ signAlert(id: "{id}", note: "on my way") {{ status history {{ action note }} }} }}"#),
@@ -493,6 +513,7 @@ fn alerts_workflow_and_watch_lists() {
         .await;
         assert_eq!(v["handleAlert"]["disposition"], "FALSE_ALARM");
         insta::assert_json_snapshot!("alert_workflow", v);
+        assert!(!open(&schema).await.contains(&id), "handled: no longer open");
         let v = data(
             &schema,
             r#"{ dashboard(from: "2026-01-01", to: "2026-12-31") { falseAlarmRate alertsByStatus { key count } } }"#,

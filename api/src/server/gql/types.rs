@@ -1271,9 +1271,8 @@ impl Archive {
         Ok(blocking(ctx, move |e| {
             let store = e.store();
             let mut out = Vec::new();
-            alerts::scan(store, None, |a| {
-                if a.subject.as_deref() == Some(me.as_str())
-                    && a.status != alerts::AlertStatus::Handled
+            alerts::of_subject(store, &me, |a| {
+                if a.status != alerts::AlertStatus::Handled
                     && principal.sees_region(a.region.as_deref())
                 {
                     out.push(Alert(a));
