@@ -151,6 +151,7 @@ impl Engine {
             let store = engine.store();
             *engine.watch.write().unwrap_or_else(|p| p.into_inner()) = alerts::watch_lists(store)?;
             alerts::index_subjects(store)?;
+            super::grants::index_requesters(store)?;
         }
         // the census (and the e-bike tags the rules read) before the rules run
         engine.refresh_census()?;
