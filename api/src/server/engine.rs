@@ -390,6 +390,21 @@ impl Engine {
         Ok(raised)
     }
 
+    /// Takes one request from the caller's quota (`auth.rate_per_minute`,
+    /// per token): `Err` with the wait when it is used up. HTTP requests
+    /// and subscriptions started over a WebSocket draw on the same quota.
+    pub fn take_quota(&self, p: &super::scope::Principal) -> Result<(), Duration> {
+        let key = p
+            .token
+            .clone()
+            .unwrap_or_else(|| format!("anonymous:{}", p.name));
+        self.limiter.check_key(&key).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
+
     /// How far projection is behind the store (base records, events).
     pub fn lag(&self) -> Result<(u64, u64)> {
         let store = self.store();

@@ -242,16 +242,9 @@ fn unauthorized(msg: String) -> Response {
 
 /// One request of the caller's quota; `Err` when it is used up.
 fn rate_check(e: &Engine, p: &Principal) -> Result<(), Box<Response>> {
-    let key = p
-        .token
-        .clone()
-        .unwrap_or_else(|| format!("anonymous:{}", p.name));
-    match e.limiter.check_key(&key) {
+    match e.take_quota(p) {
         Ok(()) => Ok(()),
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
+        Err(wait) => {
             Err(Box::new((
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],

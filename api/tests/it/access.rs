@@ -1430,3 +1430,46 @@ fn placeholders_say_something_is_there_never_what() {
     }
     assert!(text.contains("hidden:"), "{v:#}");
 }
+
+/// A WebSocket is authenticated once: each subscription it starts draws on
+/// the token's quota like an HTTP request.
+#[test]
+fn subscriptions_draw_on_the_token_quota() {
+    use futures_util::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |c| {
+        c.auth.rate_per_minute = 1;
+        c.auth.rate_burst = 2;
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let q = "subscription { alerts { kind } }";
+    let first_error = |who: &str| {
+        let mut s = w
+            .schema
+            .execute_stream(async_graphql::Request::new(q).data(w.principal(who)));
+        rt.block_on(async {
+            // a started subscription waits for alerts: no answer in 200 ms
+            tokio::time::timeout(std::time::Duration::from_millis(200), s.next())
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.errors.first().cloned())
+        })
+    };
+    assert!(first_error("o").is_none(), "the first starts");
+    assert!(first_error("o").is_none(), "the second starts");
+    let e = first_error("o").expect("the third is refused");
+    assert_eq!(
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map(|c| c.to_string()),
+        Some("\"RATE_LIMITED\"".to_owned()),
+        "{e:?}"
+    );
+    // another token's quota is its own
+    assert!(first_error("x").is_none(), "another token starts");
+}

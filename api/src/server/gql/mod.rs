@@ -1592,6 +1592,15 @@ impl Subscription {
             ))
             .extend_with(|_, e| e.set("code", "FORBIDDEN")));
         }
+        // a WebSocket is authenticated once; each subscription it starts
+        // draws on the token's quota like an HTTP request
+        if let Err(wait) = ctx.engine().take_quota(&principal) {
+            return Err(async_graphql::Error::new(format!(
+                "too many requests for this token; slow down (retry in {} s)",
+                wait.as_secs().max(1)
+            ))
+            .extend_with(|_, e| e.set("code", "RATE_LIMITED")));
+        }
         // the subscription is a personal read: recorded before it starts
         let entry = super::audit::NewEntry {
             who: principal.name.clone(),
