@@ -13,6 +13,7 @@ mod cli_analysis;
 mod cli_graph;
 mod cli_search;
 pub mod config;
+pub mod fuzzing;
 pub mod graphs;
 pub mod identity;
 pub mod server;

@@ -13,6 +13,7 @@
 mod csv_base;
 mod error;
 mod fields;
+pub mod fuzzing;
 pub mod gat1400;
 pub mod pipeline;
 mod wire;

@@ -71,13 +71,21 @@ impl From<model::Error> for ApiError {
 
 impl From<search::FaceError> for ApiError {
     fn from(e: search::FaceError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            // the caller's feature (a wrong dimension)
+            search::FaceError::Feature(_) => Self::BadInput(e.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
     }
 }
 
 impl From<search::TextError> for ApiError {
     fn from(e: search::TextError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            // the caller's query (a wildcard too short, …)
+            search::TextError::Query(_) => Self::BadInput(e.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
     }
 }
 

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use api::auth::Role;
 use api::config::Config;
-use api::server::scope::Principal;
-use api::server::{Engine, errors, gql};
+use api::server::Engine;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -183,17 +182,12 @@ fn mutated_query() -> impl Strategy<Value = String> {
         })
 }
 
+/// The fuzz target's harness (`api::fuzzing`), fed mutated queries and
+/// variables as each of its callers.
 #[test]
 fn fuzz_graphql_requests_answer_with_coded_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(dir.path(), |_| {});
-    let _stop = Stop(Arc::clone(&e));
-    let schema = gql::schema(Arc::clone(&e));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let h = api::fuzzing::Graphql::new(dir.path()).unwrap();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::with_cases(cases())
@@ -206,28 +200,10 @@ fn fuzz_graphql_requests_answer_with_coded_errors() {
         "\\PC{0,30}".prop_map(|s| json!({"n": s})),
     ];
     runner
-        .run(&(mutated_query(), vars), |(q, v)| {
-            let resp = rt.block_on(async {
-                let req = async_graphql::Request::new(q.clone())
-                    .variables(async_graphql::Variables::from_json(v))
-                    .data(Principal::all_regions());
-                let mut r = schema.execute(req).await;
-                errors::annotate(&mut r);
-                r
-            });
-            for err in &resp.errors {
-                let code = err
-                    .extensions
-                    .as_ref()
-                    .and_then(|x| x.get("code"))
-                    .map(|c| c.to_string())
-                    .unwrap_or_default();
-                prop_assert!(!code.is_empty(), "{q}: an error without a code: {err:?}");
-                prop_assert!(
-                    !code.contains("INTERNAL"),
-                    "{q}: an internal error: {err:?}"
-                );
-            }
+        .run(&(any::<u8>(), mutated_query(), vars), |(who, q, v)| {
+            let input = [&[who], q.as_bytes(), b"\0", v.to_string().as_bytes()].concat();
+            let r = h.one(&input);
+            prop_assert!(r.is_ok(), "{r:?}");
             Ok(())
         })
         .unwrap();
@@ -292,4 +268,44 @@ fn fuzz_http_bodies_never_get_a_5xx() {
             Ok(())
         })
         .unwrap();
+}
+
+/// What the coverage-guided fuzzer found (`fuzz/regressions/<target>/`)
+/// and its seeds, through the same harnesses, in every test run.
+#[test]
+fn fuzz_regressions_and_seeds_hold() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let inputs = |target: &str| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        ["regressions", "seeds"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(root.join(d).join(target)).ok())
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap();
+                (p, b)
+            })
+            .collect()
+    };
+    for (target, run) in [
+        (
+            "jsonl",
+            ingest::fuzzing::jsonl as fn(&[u8]) -> Result<(), String>,
+        ),
+        ("csv", ingest::fuzzing::csv),
+        ("viid", ingest::fuzzing::viid),
+    ] {
+        let all = inputs(target);
+        assert!(!all.is_empty(), "{target}: no seeds");
+        for (p, b) in all {
+            assert_eq!(run(&b), Ok(()), "{}", p.display());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = api::fuzzing::Graphql::new(dir.path()).unwrap();
+    let all = inputs("graphql");
+    assert!(!all.is_empty(), "graphql: no seeds");
+    for (p, b) in all {
+        assert_eq!(h.one(&b), Ok(()), "{}", p.display());
+    }
 }

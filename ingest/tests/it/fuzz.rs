@@ -7,8 +7,7 @@
 //! the long one: `ANJU_FUZZ_CASES=200000 cargo nextest run -p ingest fuzz`.
 
 use ingest::gat1400;
-use ingest::{ParseConfig, parse_csv, parse_line};
-use model::Timestamp;
+use ingest::{ParseConfig, fuzzing, parse_line};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -20,11 +19,7 @@ fn cases() -> u32 {
 }
 
 fn cfg() -> ParseConfig {
-    ParseConfig {
-        face_dim: 4,
-        not_after: Some(Timestamp(1_900_000_000_000)),
-        ..ParseConfig::default()
-    }
+    fuzzing::parse_config()
 }
 
 /// One valid line of every record type (the seeds the mutations start from).
@@ -137,45 +132,38 @@ proptest! {
 
     #[test]
     fn fuzz_json_lines_arbitrary_text(s in "\\PC{0,300}") {
-        let _ = parse_line(&s, &cfg());
+        let r = fuzzing::jsonl(s.as_bytes());
+        prop_assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
     fn fuzz_json_lines_mutated_records(line in mutated_record()) {
-        match parse_line(&line, &cfg()) {
-            Ok(_) => {}
-            Err(problems) => {
-                prop_assert!(!problems.is_empty());
-                for p in problems {
-                    prop_assert!(!p.field.is_empty() && !p.why.is_empty(), "{line}: {p:?}");
-                }
-            }
-        }
+        let r = fuzzing::jsonl(line.as_bytes());
+        prop_assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
     fn fuzz_json_lines_mangled_bytes(b in mangled_line()) {
         // the HTTP intake refuses non-UTF-8 bodies before parsing; lossy
         // text is what a lenient reader would hand the parser
-        let _ = parse_line(&String::from_utf8_lossy(&b), &cfg());
+        let r = fuzzing::jsonl(String::from_utf8_lossy(&b).as_bytes());
+        prop_assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
-    fn fuzz_csv_base_files(ty in prop::sample::select(vec!["person", "house", "vehicle", "residence", "device", "community", "card", "kin"]),
+    fn fuzz_csv_base_files(ty in 0..fuzzing::CSV_TYPES.len() as u8,
                            body in "[a-z0-9_,;\"\\.\\-: \\n张苏]{0,400}") {
         // a record or problems naming fields, per row
-        parse_csv(body.as_bytes(), ty, &cfg(), |_, rec| {
-            if let Err(problems) = rec {
-                assert!(problems.iter().all(|p| !p.field.is_empty()));
-            }
-        });
+        let r = fuzzing::csv(&[&[ty], body.as_bytes()].concat());
+        prop_assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
     fn fuzz_gat1400_arbitrary_bytes(b in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = gat1400::parse_faces(&b, &cfg());
-        let _ = gat1400::parse_motor_vehicles(&b, &cfg());
-        let _ = gat1400::parse_device_object(&b, "RegisterObject");
+        for list in 0..4u8 {
+            let r = fuzzing::viid(&[&[list], b.as_slice()].concat());
+            prop_assert!(r.is_ok(), "{r:?}");
+        }
     }
 
     #[test]
