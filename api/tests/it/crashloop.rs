@@ -136,6 +136,24 @@ pub(super) struct Sim {
 }
 
 impl Sim {
+    /// The devices of `server`, answering within `timeout` or not at all.
+    pub(super) fn new(
+        server: &Server,
+        token: String,
+        devices: BTreeSet<String>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{}", server.port),
+            token,
+            client: reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .build()
+                .unwrap(),
+            devices,
+        }
+    }
+
     /// Sends a batch once; the ids the server acknowledged (stored), or
     /// none when it did not answer.
     fn send(&self, b: &Batch) -> Option<Vec<String>> {
@@ -256,15 +274,7 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
     let (server, token) = prepare(dir.path(), &data, &store, "");
     let (todo, devices) = batches(&data);
     let sent_ids: BTreeSet<String> = todo.iter().flat_map(Batch::ids).collect();
-    let sim = Sim {
-        base: format!("http://127.0.0.1:{}", server.port),
-        token,
-        client: reqwest::blocking::Client::builder()
-            .timeout(Duration::from_millis(1500))
-            .build()
-            .unwrap(),
-        devices,
-    };
+    let sim = Sim::new(&server, token, devices, Duration::from_millis(1500));
 
     let child = Arc::new(Mutex::new(Some(server.start())));
     let done = Arc::new(AtomicBool::new(false));

@@ -109,15 +109,7 @@ fn a_full_disk_refuses_intake_loses_nothing_and_resumes_by_itself() {
     let (server, token) = prepare(dir.path(), &data, &store, "[store]\nmemtable_mb = 1\n");
     let (todo, devices) = batches(&data);
     let sent_ids: BTreeSet<String> = todo.iter().flat_map(Batch::ids).collect();
-    let sim = Sim {
-        base: format!("http://127.0.0.1:{}", server.port),
-        token,
-        client: reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-        devices,
-    };
+    let sim = Sim::new(&server, token, devices, Duration::from_secs(10));
     let mut child = Running(server.start());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !sim.up() {
