@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use ingest::{Outcome, RecordSink, SinkError};
 
 use crate::config::Config;
 use crate::server::scope::Principal;
@@ -26,22 +25,6 @@ pub struct Graphql {
 impl std::fmt::Debug for Graphql {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Graphql").field("dir", &self.dir).finish()
-    }
-}
-
-struct EngineSink<'a>(&'a Engine);
-
-impl RecordSink for EngineSink<'_> {
-    fn write(&mut self, batch: &[model::Record]) -> std::result::Result<Vec<Outcome>, SinkError> {
-        let out = self.0.write(batch).map_err(|e| SinkError(e.to_string()))?;
-        Ok(out
-            .into_iter()
-            .map(|o| match o {
-                graph::WriteOutcome::Accepted => Outcome::Accepted,
-                graph::WriteOutcome::Duplicate => Outcome::Duplicate,
-                graph::WriteOutcome::Conflict => Outcome::Conflict,
-            })
-            .collect())
     }
 }
 
@@ -64,14 +47,23 @@ impl Graphql {
         config.alerts.elderly_check_mins = 0;
         config.auth.rate_per_minute = u32::MAX;
         config.auth.rate_burst = u32::MAX;
+        // ingested as `anju ingest` does; the engine projects it at open
+        {
+            let mut store = graph::RocksStore::open(&config.store_config())?;
+            let files = ingest::pipeline::collect_files(&[data])?;
+            let opts = ingest::pipeline::Options {
+                parse: config.parse_config(crate::server::engine::now())?,
+                ..Default::default()
+            };
+            let mut sink = crate::adapters::StoreSink {
+                store: &mut store,
+                failpoints: crate::adapters::FailPoints::default(),
+                projector: None,
+                projection_error: None,
+            };
+            ingest::pipeline::run(&files, &opts, &mut sink, &Quiet)?;
+        }
         let engine = Engine::open(config)?;
-        let files = ingest::pipeline::collect_files(&[data])?;
-        let opts = ingest::pipeline::Options {
-            parse: engine.config.parse_config(crate::server::engine::now())?,
-            ..Default::default()
-        };
-        ingest::pipeline::run(&files, &opts, &mut EngineSink(&engine), &Quiet)?;
-        engine.settle()?;
         let region = engine
             .census()
             .values()

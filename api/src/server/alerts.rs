@@ -223,22 +223,35 @@ pub fn of_subject(
 
 /// Builds the subject index for alerts raised before it existed (once).
 pub fn index_subjects(store: &RocksStore) -> graph::Result<u64> {
-    if store.app_get(BY_SUBJECT_DONE)?.is_some() {
+    build_index_once(store, BY_SUBJECT_DONE, || {
+        let mut writes: AppWrites = Vec::new();
+        scan(store, None, |a| {
+            if let Some(s) = &a.subject {
+                writes.push((subject_key(s, &a.id), Some(Vec::new())));
+            }
+            true
+        })?;
+        Ok(writes)
+    })
+}
+
+/// Writes an index's entries for the records written before the index
+/// existed, once: `done` marks it built (written after the entries, so an
+/// interrupted build runs again). Returns the entries written.
+pub(crate) fn build_index_once(
+    store: &RocksStore,
+    done: &[u8],
+    entries: impl FnOnce() -> graph::Result<AppWrites>,
+) -> graph::Result<u64> {
+    if store.app_get(done)?.is_some() {
         return Ok(0);
     }
-    let mut writes: AppWrites = Vec::new();
-    scan(store, None, |a| {
-        if let Some(s) = &a.subject {
-            writes.push((subject_key(s, &a.id), Some(Vec::new())));
-        }
-        true
-    })?;
-    let n = writes.len() as u64;
+    let writes = entries()?;
     for chunk in writes.chunks(10_000) {
         store.app_write(chunk)?;
     }
-    store.app_write(&[(BY_SUBJECT_DONE.to_vec(), Some(Vec::new()))])?;
-    Ok(n)
+    store.app_write(&[(done.to_vec(), Some(Vec::new()))])?;
+    Ok(writes.len() as u64)
 }
 
 /// Moves an alert along its workflow: `sign` (new → signed) or `handle`

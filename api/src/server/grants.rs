@@ -26,6 +26,10 @@ fn requester_prefix(who: &str) -> Vec<u8> {
     [BY_REQUESTER, who.as_bytes(), b"\0"].concat()
 }
 
+fn requester_key(g: &Grant) -> Vec<u8> {
+    [requester_prefix(&g.requester).as_slice(), g.id.as_bytes()].concat()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
@@ -81,29 +85,18 @@ pub fn new_id(prefix: char, now: Timestamp) -> String {
 pub fn put(store: &RocksStore, g: &Grant) -> graph::Result<()> {
     store.app_write(&[
         ([GRANT, g.id.as_bytes()].concat(), Some(json(g))),
-        (
-            [requester_prefix(&g.requester).as_slice(), g.id.as_bytes()].concat(),
-            Some(Vec::new()),
-        ),
+        (requester_key(g), Some(Vec::new())),
     ])
 }
 
 /// Builds the requester index for grants written before it existed (once).
-pub fn index_requesters(store: &RocksStore) -> graph::Result<()> {
-    if store.app_get(BY_REQUESTER_DONE)?.is_some() {
-        return Ok(());
-    }
-    let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = all(store)?
-        .iter()
-        .map(|g| {
-            (
-                [requester_prefix(&g.requester).as_slice(), g.id.as_bytes()].concat(),
-                Some(Vec::new()),
-            )
-        })
-        .collect();
-    writes.push((BY_REQUESTER_DONE.to_vec(), Some(Vec::new())));
-    store.app_write(&writes)
+pub fn index_requesters(store: &RocksStore) -> graph::Result<u64> {
+    super::alerts::build_index_once(store, BY_REQUESTER_DONE, || {
+        Ok(all(store)?
+            .iter()
+            .map(|g| (requester_key(g), Some(Vec::new())))
+            .collect())
+    })
 }
 
 pub fn get(store: &RocksStore, id: &str) -> graph::Result<Option<Grant>> {
