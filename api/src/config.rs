@@ -240,6 +240,11 @@ pub struct Identity {
     pub representative_below: f32,
     /// HNSW search breadth (higher: better recall, slower).
     pub ef_search: usize,
+    /// How the face index's graph keeps its vectors in memory: `i8` (a
+    /// quarter of f32), `f16` or `f32`. Scores are exact in every case
+    /// (re-ranked from the vectors on disk); changing it rebuilds the graph
+    /// at the next start.
+    pub quantisation: String,
     /// Attribute faces on the server (the face index, stranger archives).
     /// Off: only captures carrying a person id (matched by the device, as
     /// many face gates do) are sightings, and no face is indexed.
@@ -254,6 +259,7 @@ impl Default for Identity {
             representatives: 4,
             representative_below: 0.9,
             ef_search: 128,
+            quantisation: "i8".into(),
             attribute_faces: true,
         }
     }
@@ -533,6 +539,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "identity.representatives and identity.ef_search must be at least 1".into(),
             ));
+        }
+        if let Err(e) = self.identity.quantisation.parse::<search::Quantisation>() {
+            return Err(ConfigError::Invalid(format!("identity.quantisation: {e}")));
         }
         if self.trajectory.stay_radius_m.is_nan()
             || self.trajectory.stay_radius_m <= 0.0

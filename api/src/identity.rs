@@ -46,6 +46,8 @@ impl Identities {
     pub fn open(dir: &Path, dim: usize, params: Identity) -> search::FaceResult<Self> {
         let fp = FaceParams {
             ef_search: params.ef_search,
+            // checked when the configuration was read
+            quantisation: params.quantisation.parse().unwrap_or_default(),
             ..FaceParams::default()
         };
         Ok(Self {

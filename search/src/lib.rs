@@ -1,6 +1,7 @@
 //! Search beside the graph: the full-text index ([`TextIndex`], tantivy with
-//! a Chinese tokenizer) and the face-feature index ([`FaceIndex`], HNSW on
-//! LMDB), each durable with a checkpoint of what it reflects.
+//! a Chinese tokenizer) and the face-feature index ([`FaceIndex`], HNSW over
+//! quantised vectors with a durable log of the exact ones), each durable
+//! with a checkpoint of what it reflects.
 //!
 //! [`ExactIndex`] answers top-k cosine queries by brute force: the oracle the
 //! face index is measured against (recall). Results are plain [`Hit`]s and
@@ -13,7 +14,7 @@ use model::Feature;
 mod face;
 mod text;
 
-pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats};
+pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats, Quantisation};
 pub use text::{
     TextDoc, TextError, TextHit, TextIndex, TextQuery, TextResult, TextResults, normalise_ident,
 };

@@ -218,10 +218,10 @@ impl Engine {
         {
             let _ = h.join();
         }
-        // nothing writes the face index any more: seal it (its next open
-        // checks it against the seal)
+        // nothing writes the face index any more: snapshot its graph, so
+        // the next open loads it instead of rebuilding it from the log
         if let Err(e) = self.projector.matcher.index.seal() {
-            tracing::warn!(error = %e, "face index not sealed");
+            tracing::warn!(error = %e, "face index graph not snapshotted");
         }
     }
 

@@ -2,8 +2,9 @@
 //! with a clear error (acknowledged batches are never dropped silently); a
 //! damaged full-text index is refused by the read-only search and rebuilt
 //! from the store of record by the next projection; so is a damaged face
-//! index (checked against the seal of its last clean close, or for length
-//! after a crash). No panic anywhere.
+//! index (its log's records carry checksums; a log shorter than its graph
+//! snapshot covered is cut short), while a damaged graph snapshot is only
+//! rebuilt from the log. No panic anywhere.
 
 use std::path::{Path, PathBuf};
 
@@ -115,6 +116,7 @@ fn a_damaged_face_index_is_refused_then_rebuilt_from_the_store() {
     let store = dir.path().join("store");
     ok(&mut ingest(&store, &[&data]));
     let faces = store.join("search").join("faces");
+    let log = faces.join("faces.log");
     let stats = || run(anju().arg("--store").arg(&store).args(["faces", "stats"]));
     let json = |out: &std::process::Output| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -122,35 +124,42 @@ fn a_damaged_face_index_is_refused_then_rebuilt_from_the_store() {
     };
     let before = json(&stats());
     assert!(before["vectors"].as_u64().unwrap() > 100, "{before}");
-    assert!(faces.join("SEAL").exists(), "a clean close seals the index");
+    assert!(
+        faces.join("graph.meta").exists(),
+        "a clean close snapshots the graph"
+    );
+    let cut = |f: &Path, len: u64| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(f)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    };
+    let project = |what: &str, rebuilt: bool| {
+        let out = run(anju().arg("--store").arg(&store).arg("project"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {err}");
+        assert_eq!(err.contains("rebuilding"), rebuilt, "{what}: {err}");
+        let after = stats();
+        assert!(after.status.success(), "{what}");
+        assert_eq!(json(&after), before, "{what}: rebuilt");
+    };
 
+    // damage to the log: refused, then rebuilt from the store of record
     type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
-    let damages: [Damage; 3] = [
+    let damages: [Damage; 2] = [
         ("a flipped byte", &|f| {
             let len = std::fs::metadata(f).unwrap().len() as usize;
             flip(f, len / 2);
         }),
         ("cut short", &|f| {
             let len = std::fs::metadata(f).unwrap().len();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(f)
-                .unwrap()
-                .set_len(len / 2)
-                .unwrap();
-        }),
-        ("cut short after a crash (no seal)", &|f| {
-            std::fs::remove_file(f.with_file_name("SEAL")).unwrap();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(f)
-                .unwrap()
-                .set_len(16 * 1024)
-                .unwrap();
+            cut(f, len / 2);
         }),
     ];
     for (what, damage) in damages {
-        damage(&faces.join("data.mdb"));
+        damage(&log);
         let out = stats();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{what}: a damaged index answered");
@@ -158,13 +167,35 @@ fn a_damaged_face_index_is_refused_then_rebuilt_from_the_store() {
             err.contains("damaged") && !err.contains("panicked"),
             "{what}: {err}"
         );
-        // the projection notices and rebuilds it from the store of record
-        let out = run(anju().arg("--store").arg(&store).arg("project"));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{what}: {err}");
-        assert!(err.contains("rebuilding"), "{what}: {err}");
-        let after = stats();
-        assert!(after.status.success(), "{what}");
-        assert_eq!(json(&after), before, "{what}: rebuilt");
+        project(what, true);
     }
+
+    // after a crash (no snapshot), a log cut short is a torn tail: the
+    // index opens at its last whole commit and the projection replays the
+    // rest from the store
+    std::fs::remove_file(faces.join("graph.meta")).unwrap();
+    cut(&log, std::fs::metadata(&log).unwrap().len() * 2 / 3);
+    let torn = stats();
+    assert!(torn.status.success());
+    assert!(json(&torn)["vectors"].as_u64() < before["vectors"].as_u64());
+    project("a torn tail", false);
+
+    // a damaged snapshot of the graph: the graph is rebuilt from the log,
+    // nothing else changes
+    let snapshot = std::fs::read_dir(&faces)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "usearch"))
+        .expect("a snapshot");
+    flip(
+        &snapshot,
+        std::fs::metadata(&snapshot).unwrap().len() as usize / 2,
+    );
+    let out = stats();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out), before);
 }
