@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use model::Feature;
 
+mod automata;
 mod face;
 mod text;
 

@@ -29,10 +29,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use pinyin::ToPinyinMulti;
+
+use crate::automata::{AutomatonQuery, Glob, StrictPrefix};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RegexQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -195,32 +197,6 @@ fn pinyin_forms(name: &str, cap: usize) -> Vec<String> {
     }
     out.sort();
     out.dedup();
-    out
-}
-
-/// Escapes a literal for tantivy's (whole-term) regular expressions.
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$#&-~\"<>@".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A wildcard term as a regular expression: `*` stands for any run of
-/// characters, `?` for exactly one.
-fn wildcard_regex(pattern: &str) -> String {
-    let mut out = String::new();
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            c => out.push_str(&regex_escape(&c.to_string())),
-        }
-    }
     out
 }
 
@@ -390,11 +366,8 @@ impl TextIndex {
         };
         let boost =
             |q: Box<dyn Query>, b: f32| -> Box<dyn Query> { Box::new(BoostQuery::new(q, b)) };
-        let regex = |pattern: &str, field: Field| -> TextResult<Box<dyn Query>> {
-            Ok(Box::new(
-                RegexQuery::from_pattern(pattern, field)
-                    .map_err(|e| TextError::Query(e.to_string()))?,
-            ))
+        let prefix = |p: &str, field: Field| -> Box<dyn Query> {
+            Box::new(AutomatonQuery::new(field, StrictPrefix::new(p)))
         };
         let term = |field: Field, t: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
@@ -416,7 +389,13 @@ impl TextIndex {
                     "`{text}`: a wildcard term needs at least two other characters"
                 )));
             }
-            qs.push(regex(&wildcard_regex(&pattern), f.ident)?);
+            let glob = Glob::new(&pattern).ok_or_else(|| {
+                TextError::Query(format!(
+                    "`{text}`: a wildcard term is at most {} bytes long",
+                    Glob::MAX
+                ))
+            })?;
+            qs.push(Box::new(AutomatonQuery::new(f.ident, glob)));
             return Ok(any(qs));
         }
         if ident.is_empty() {
@@ -430,29 +409,21 @@ impl TextIndex {
         // identifiers: whole value first, then prefix and suffix
         qs.push(boost(term(f.ident, &ident), 8.0));
         if ident.chars().count() >= 4 && (has_digit || !has_cjk) {
-            let e = regex_escape(&ident);
-            qs.push(boost(regex(&format!("{e}.+"), f.ident)?, 3.0));
+            qs.push(boost(prefix(&ident, f.ident), 3.0));
             let rev: String = ident.chars().rev().collect();
-            qs.push(boost(
-                regex(&format!("{}.+", regex_escape(&rev)), f.ident_rev)?,
-                3.0,
-            ));
+            qs.push(boost(prefix(&rev, f.ident_rev), 3.0));
         }
         if has_digit && ident.chars().any(char::is_alphabetic) {
             // a fragment of a plate (`B1234`, `浙B123`): anywhere in it
-            qs.push(boost(
-                regex(&format!(".*{}.*", regex_escape(&ident)), f.ident)?,
-                2.0,
-            ));
+            if let Some(glob) = Glob::containing(&ident) {
+                qs.push(boost(Box::new(AutomatonQuery::new(f.ident, glob)), 2.0));
+            }
         }
         if ascii_letters {
             let lower = text.to_ascii_lowercase();
             qs.push(boost(term(f.pinyin, &lower), 5.0));
             if lower.len() >= 2 {
-                qs.push(boost(
-                    regex(&format!("{}.+", regex_escape(&lower)), f.pinyin)?,
-                    2.0,
-                ));
+                qs.push(boost(prefix(&lower, f.pinyin), 2.0));
             }
             if lower.len() >= 5 {
                 qs.push(Box::new(FuzzyTermQuery::new(
@@ -889,14 +860,11 @@ mod tests {
     }
 
     #[test]
-    fn pinyin_covers_heteronyms_and_wildcards_read_as_documented() {
+    fn pinyin_covers_heteronyms_and_idents_are_normalised() {
         let forms = pinyin_forms("单强", 8);
         assert!(forms.contains(&"shanqiang".to_owned()), "{forms:?}");
         assert!(forms.contains(&"danqiang".to_owned()));
         assert!(forms.contains(&"dq".to_owned()));
-        assert_eq!(wildcard_regex("浙B*2345"), "浙B.*2345");
-        assert_eq!(wildcard_regex("*2345"), ".*2345");
-        assert_eq!(wildcard_regex("138????5678"), "138....5678");
         assert_eq!(normalise_ident("浙b·123-45"), "浙B12345");
     }
 }
