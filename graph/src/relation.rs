@@ -208,6 +208,18 @@ pub trait RelationStore: Send + Sync + fmt::Debug {
         traverse::subgraph(self, seeds, hops, filter, max_nodes)
     }
 
+    /// The distinct nodes within `hops` of the seeds (not the seeds), at
+    /// most `max_nodes`, and whether the cap cut them short.
+    fn within(
+        &self,
+        seeds: &[NodeRef],
+        hops: u32,
+        filter: &EdgeFilter,
+        max_nodes: usize,
+    ) -> Result<(Vec<NodeRef>, bool)> {
+        traverse::within(self, seeds, hops, filter, max_nodes)
+    }
+
     /// Shortest paths between `a` and `b` of at most `max_hops` edges, at most
     /// `max_paths` of them (bidirectional search).
     fn shortest_paths(

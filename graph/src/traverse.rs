@@ -93,6 +93,43 @@ pub fn neighbours<S: RelationStore + ?Sized>(
     })
 }
 
+/// The distinct nodes within `hops` of the seeds (the seeds left out),
+/// nearest first, at most `max_nodes`, and whether that cap cut them short:
+/// a breadth-first search that, unlike [`subgraph`], neither reads the
+/// nodes nor expands the last level for the edges among them.
+pub fn within<S: RelationStore + ?Sized>(
+    store: &S,
+    seeds: &[NodeRef],
+    hops: u32,
+    filter: &EdgeFilter,
+    max_nodes: usize,
+) -> Result<(Vec<NodeRef>, bool)> {
+    let mut seen: BTreeSet<NodeRef> = seeds.iter().cloned().collect();
+    let mut frontier: Vec<NodeRef> = seen.iter().cloned().collect();
+    let mut out = Vec::new();
+    for _ in 0..hops {
+        if frontier.is_empty() {
+            break;
+        }
+        let mut next = Vec::new();
+        for e in store.expand(&frontier, filter)? {
+            for v in [e.key.from, e.key.to] {
+                if !seen.contains(&v) {
+                    if out.len() >= max_nodes {
+                        return Ok((out, true));
+                    }
+                    seen.insert(v.clone());
+                    out.push(v.clone());
+                    next.push(v);
+                }
+            }
+        }
+        next.sort();
+        frontier = next;
+    }
+    Ok((out, false))
+}
+
 pub fn subgraph<S: RelationStore + ?Sized>(
     store: &S,
     seeds: &[NodeRef],

@@ -365,6 +365,36 @@ pub mod cases {
             .subgraph(&[p("p6"), p("p5")], 1, &EdgeFilter::default(), 100)
             .unwrap();
         assert_eq!(two.nodes.len(), 4);
+        // within: the subgraph's nodes without the seeds, nearest first
+        for hops in 1..=3 {
+            let s = g
+                .subgraph(&[p("p2")], hops, &EdgeFilter::default(), 100)
+                .unwrap();
+            let (mut near, cut) = g
+                .within(&[p("p2")], hops, &EdgeFilter::default(), 100)
+                .unwrap();
+            assert!(!cut);
+            let mut want: Vec<NodeRef> = s
+                .nodes
+                .iter()
+                .filter(|(_, d)| *d > 0)
+                .map(|(n, _)| n.node.clone())
+                .collect();
+            near.sort();
+            want.sort();
+            assert_eq!(near, want, "{hops} hops");
+        }
+        let (one, _) = g
+            .within(&[p("p2")], 1, &EdgeFilter::default(), 100)
+            .unwrap();
+        let (three, cut) = g
+            .within(&[p("p2")], 3, &EdgeFilter::default(), 100)
+            .unwrap();
+        assert_eq!(three[..one.len()], one[..], "nearest first");
+        assert!(!cut);
+        let (capped, cut) = g.within(&[p("p2")], 3, &EdgeFilter::default(), 3).unwrap();
+        assert_eq!(capped.len(), 3);
+        assert!(cut);
     }
 
     pub fn shortest_paths(g: &dyn RelationStore) {
