@@ -40,8 +40,9 @@ fn parse_checkpoint(s: &str) -> Option<u64> {
 
 impl Texts {
     /// Opens the index, checking every file against its checksum; an index
-    /// with a damaged file (or one that cannot be read at all) is derived
-    /// state: it is removed and rebuilt from the store of record by the
+    /// with a damaged file, one written in an earlier layout, or one that
+    /// cannot be read at all is derived state: it is removed and rebuilt
+    /// from the store of record by the
     /// next catch-up. A lock held by another process is an error, not damage.
     pub fn open(dir: &Path, writer_mb: usize) -> Result<Self> {
         let damage = match TextIndex::open(dir, writer_mb) {
@@ -50,15 +51,16 @@ impl Texts {
                 Ok(bad) => format!("files that fail their checksums: {bad:?}"),
                 Err(e) => e.to_string(),
             },
+            Err(search::TextError::Layout(_)) => "written by an earlier version".to_owned(),
             Err(e) if e.to_string().to_lowercase().contains("lock") => {
                 return Err(anyhow::Error::new(e))
                     .with_context(|| format!("opening the full-text index at {}", dir.display()));
             }
             Err(e) => e.to_string(),
         };
-        tracing::warn!(dir = %dir.display(), damage, "the full-text index is damaged; rebuilding it from the store");
+        tracing::warn!(dir = %dir.display(), damage, "the full-text index cannot be used; rebuilding it from the store");
         eprintln!(
-            "the full-text index at {} is damaged ({damage}); rebuilding it from the store",
+            "the full-text index at {} cannot be used ({damage}); rebuilding it from the store",
             dir.display()
         );
         std::fs::remove_dir_all(dir)
@@ -98,6 +100,10 @@ impl Texts {
             }
             from = last + 1;
             self.index.commit(&format!("base/{from}"))?;
+        }
+        // a bulk load (a first ingest, a rebuild) left a segment per step
+        if from - start >= STEP as u64 {
+            self.index.merge_all()?;
         }
         Ok(from - start)
     }

@@ -95,14 +95,6 @@ impl Glob {
         (toks.len() <= Self::MAX).then_some(Self(toks))
     }
 
-    /// A glob matching terms that contain `literal`.
-    pub(crate) fn containing(literal: &str) -> Option<Self> {
-        let mut toks = vec![Tok::Star];
-        toks.extend(literal.bytes().map(Tok::Byte));
-        toks.push(Tok::Star);
-        (toks.len() <= Self::MAX).then_some(Self(toks))
-    }
-
     // bit i: before token i (i = len: the end); bit 64 + i: inside the
     // character of `?` token i (its lead byte read)
     fn closure(&self, mut s: u128) -> u128 {
@@ -219,8 +211,6 @@ mod tests {
         assert!(run(&g("浙?12345"), "浙苏12345"));
         assert!(run(&g("?B12345"), "浙B12345"));
         assert!(!run(&g("??B12345"), "浙B12345"));
-        assert!(run(&Glob::containing("B123").unwrap(), "浙B12345"));
-        assert!(!run(&Glob::containing("B124").unwrap(), "浙B12345"));
         assert!(Glob::new(&"x".repeat(64)).is_none());
         let p = StrictPrefix::new("zhang");
         assert!(run(&p, "zhangwei"));

@@ -12,10 +12,19 @@
 //!   the readings of heteronyms (capped);
 //! * `ident`, `ident_rev`: identifiers (identity numbers, phones, plates,
 //!   card numbers) normalised — upper case, no separators — forwards and
-//!   reversed, for full, prefix, suffix, masked and wildcard matches.
+//!   reversed, for full, prefix, suffix, masked and wildcard matches (a
+//!   wildcard term is walked from its longer literal end: forwards from a
+//!   prefix, over the reversed terms from a suffix);
+//! * `ident_sub`: the fragments of short identifiers (≤ 12 characters)
+//!   that hold a letter and a digit — a plate's `B123`, `浙B1` — so a plate
+//!   fragment is one term, not a walk over every identifier.
 //!
 //! Nothing else is stored: a hit is a key, the caller reads the archive from
-//! the store of record (and checks access there).
+//! the store of record (and checks access there). Equal scores are ordered
+//! by a hash of the key (a column), so pages are stable whatever the
+//! segment layout; the document store (uncompressed, small blocks) is read
+//! for the hits of the page only. An index written in another layout (an
+//! earlier version) is refused as [`TextError::Layout`] and rebuilt.
 //!
 //! Query syntax: whitespace-separated terms, all of which must match.
 //! A term of digits matches identifiers by full value, prefix or suffix
@@ -31,17 +40,22 @@ use std::sync::Mutex;
 use pinyin::ToPinyinMulti;
 
 use crate::automata::{AutomatonQuery, Glob, StrictPrefix};
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
-    FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-    Value,
+    FAST, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
+use tantivy::store::Compressor;
 use tantivy::tokenizer::{LowerCaser, NgramTokenizer, TextAnalyzer, TokenStream};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
+};
 
 /// Errors of the full-text index.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +68,12 @@ pub enum TextError {
     ReadOnly,
     #[error("query: {0}")]
     Query(String),
+    /// The index was written with another schema (an earlier version):
+    /// derived state, to be rebuilt from the store.
+    #[error(
+        "the full-text index at {0} was written by an earlier version: the next projection (anju project, ingest or serve) rebuilds it"
+    )]
+    Layout(String),
 }
 
 pub type TextResult<T> = std::result::Result<T, TextError>;
@@ -118,6 +138,7 @@ pub struct TextResults {
 #[derive(Debug, Clone, Copy)]
 struct Fields {
     key: Field,
+    key_order: Field,
     facets: Field,
     name: Field,
     text: Field,
@@ -125,6 +146,9 @@ struct Fields {
     pinyin: Field,
     ident: Field,
     ident_rev: Field,
+    /// Fragments of short identifiers with letters and digits (plates):
+    /// every substring holding both, so a fragment is one term.
+    ident_sub: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -137,7 +161,11 @@ fn schema() -> (Schema, Fields) {
         )
     };
     let f = Fields {
+        // stored (the document store holds nothing else, uncompressed):
+        // read for the hits of a page only
         key: sb.add_text_field("key", STRING | STORED),
+        // equal scores are ordered by this hash of the key (a column)
+        key_order: sb.add_u64_field("key_order", FAST),
         facets: sb.add_facet_field("facets", FacetOptions::default()),
         name: sb.add_text_field("name", words("jieba")),
         text: sb.add_text_field("text", words("jieba")),
@@ -145,8 +173,63 @@ fn schema() -> (Schema, Fields) {
         pinyin: sb.add_text_field("pinyin", STRING),
         ident: sb.add_text_field("ident", STRING),
         ident_rev: sb.add_text_field("ident_rev", STRING),
+        ident_sub: sb.add_text_field("ident_sub", STRING),
     };
     (sb.build(), f)
+}
+
+/// Whether some term of `field` starts with `prefix` (or is it).
+fn has_prefix(searcher: &Searcher, field: Field, prefix: &str) -> TextResult<bool> {
+    for seg in searcher.segment_readers() {
+        let inverted = seg.inverted_index(field)?;
+        let mut terms = inverted
+            .terms()
+            .range()
+            .ge(prefix.as_bytes())
+            .into_stream()
+            .map_err(tantivy::TantivyError::from)?;
+        if terms.advance() && terms.key().starts_with(prefix.as_bytes()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Identifiers up to this many characters are indexed by their fragments.
+const FRAGMENTS_UP_TO: usize = 12;
+
+/// Whether a fragment search applies: a letter (or CJK) and a digit.
+fn is_fragment(s: &str) -> bool {
+    s.chars().any(|c| c.is_ascii_digit()) && s.chars().any(char::is_alphabetic)
+}
+
+/// The substrings of a short normalised identifier that hold a letter and
+/// a digit (a plate's `B123`, `浙B1`, `B12345`), each once.
+fn fragments(ident: &str) -> Vec<String> {
+    let chars: Vec<char> = ident.chars().collect();
+    if chars.len() > FRAGMENTS_UP_TO || !is_fragment(ident) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for i in 0..chars.len() {
+        for j in i + 2..=chars.len() {
+            let f: String = chars[i..j].iter().collect();
+            if is_fragment(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The order of equal scores: FNV-1a of the key (stable across versions
+/// and segment layouts).
+fn key_order(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Upper case, letters and digits only (and CJK, for plates).
@@ -236,7 +319,21 @@ impl TextIndex {
         std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         let (schema, f) = schema();
         let directory = MmapDirectory::open(dir).map_err(|e| open_err(&e))?;
-        let index = Index::open_or_create(directory, schema)?;
+        if Index::exists(&directory).map_err(|e| open_err(&e))?
+            && Index::open(directory.clone())?.schema() != schema
+        {
+            return Err(TextError::Layout(dir.display().to_string()));
+        }
+        // the store holds only keys: small blocks, read without decompressing
+        let settings = IndexSettings {
+            docstore_compression: Compressor::None,
+            docstore_blocksize: 1024,
+            ..IndexSettings::default()
+        };
+        let index = Index::builder()
+            .settings(settings)
+            .schema(schema)
+            .open_or_create(directory)?;
         let chars =
             TextAnalyzer::builder(NgramTokenizer::new(1, 1, false).map_err(|e| open_err(&e))?)
                 .filter(LowerCaser)
@@ -284,6 +381,7 @@ impl TextIndex {
         let f = self.f;
         let mut d = TantivyDocument::default();
         d.add_text(f.key, &doc.key);
+        d.add_u64(f.key_order, key_order(&doc.key));
         d.add_facet(f.facets, facet(&["kind", &doc.kind]));
         for t in &doc.tags {
             d.add_facet(f.facets, facet(&["tag", t]));
@@ -311,6 +409,9 @@ impl TextIndex {
             let n = normalise_ident(i);
             if !n.is_empty() {
                 d.add_text(f.ident_rev, n.chars().rev().collect::<String>());
+                for frag in fragments(&n) {
+                    d.add_text(f.ident_sub, frag);
+                }
                 d.add_text(f.ident, n);
             }
         }
@@ -339,6 +440,28 @@ impl TextIndex {
         Ok(())
     }
 
+    /// Merges every segment into one and waits for it (the checkpoint is
+    /// kept). A search costs per segment — facets, columns and automata
+    /// are set up for each — so after a bulk load one segment answers
+    /// several times faster; later commits add segments that tantivy's
+    /// merge policy folds in the background.
+    pub fn merge_all(&self) -> TextResult<()> {
+        let ids = self.index.searchable_segment_ids()?;
+        if ids.len() > 1 {
+            let mut w = self.writer()?;
+            w.merge(&ids).wait()?;
+            w.garbage_collect_files().wait()?;
+            drop(w);
+            self.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    /// The number of segments searches go through.
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// Deletes every document (committed at once, with no checkpoint).
     /// The index's files whose checksums do not match their content (a
     /// flipped byte, a truncated file); empty when all are whole.
@@ -357,7 +480,7 @@ impl TextIndex {
         Ok(())
     }
 
-    fn term_query(&self, text: &str) -> TextResult<Box<dyn Query>> {
+    fn term_query(&self, searcher: &Searcher, text: &str) -> TextResult<Box<dyn Query>> {
         let f = self.f;
         let any = |qs: Vec<Box<dyn Query>>| -> Box<dyn Query> {
             Box::new(BooleanQuery::new(
@@ -389,13 +512,24 @@ impl TextIndex {
                     "`{text}`: a wildcard term needs at least two other characters"
                 )));
             }
+            // walked from its longer literal end: a prefix prunes the term
+            // dictionary, a suffix prunes the reversed one
+            let run = |cs: &mut dyn Iterator<Item = char>| {
+                cs.take_while(|c| *c != '*' && *c != '?').count()
+            };
+            let (head, tail) = (run(&mut pattern.chars()), run(&mut pattern.chars().rev()));
+            let (field, pattern) = if tail >= head {
+                (f.ident_rev, pattern.chars().rev().collect())
+            } else {
+                (f.ident, pattern)
+            };
             let glob = Glob::new(&pattern).ok_or_else(|| {
                 TextError::Query(format!(
                     "`{text}`: a wildcard term is at most {} bytes long",
                     Glob::MAX
                 ))
             })?;
-            qs.push(Box::new(AutomatonQuery::new(f.ident, glob)));
+            qs.push(Box::new(AutomatonQuery::new(field, glob)));
             return Ok(any(qs));
         }
         if ident.is_empty() {
@@ -413,11 +547,9 @@ impl TextIndex {
             let rev: String = ident.chars().rev().collect();
             qs.push(boost(prefix(&rev, f.ident_rev), 3.0));
         }
-        if has_digit && ident.chars().any(char::is_alphabetic) {
+        if is_fragment(&ident) {
             // a fragment of a plate (`B1234`, `浙B123`): anywhere in it
-            if let Some(glob) = Glob::containing(&ident) {
-                qs.push(boost(Box::new(AutomatonQuery::new(f.ident, glob)), 2.0));
-            }
+            qs.push(boost(term(f.ident_sub, &ident), 2.0));
         }
         if ascii_letters {
             let lower = text.to_ascii_lowercase();
@@ -425,7 +557,10 @@ impl TextIndex {
             if lower.len() >= 2 {
                 qs.push(boost(prefix(&lower, f.pinyin), 2.0));
             }
-            if lower.len() >= 5 {
+            // one typo, where it helps: only when no reading starts with
+            // what was typed (a name typed right is not padded with every
+            // name one letter away)
+            if lower.len() >= 5 && !has_prefix(searcher, f.pinyin, &lower)? {
                 qs.push(Box::new(FuzzyTermQuery::new(
                     Term::from_field_text(f.pinyin, &lower),
                     1,
@@ -474,9 +609,10 @@ impl TextIndex {
     /// matches.
     pub fn search(&self, q: &TextQuery<'_>) -> TextResult<TextResults> {
         let f = self.f;
+        let searcher = self.reader.searcher();
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in q.text.split_whitespace() {
-            must.push((Occur::Must, self.term_query(t)?));
+            must.push((Occur::Must, self.term_query(&searcher, t)?));
         }
         if must.is_empty() {
             return Err(TextError::Query("the query is empty".into()));
@@ -546,23 +682,20 @@ impl TextIndex {
             fc.add_facet(root);
         }
         fc.add_facet(region_root.clone());
-        let searcher = self.reader.searcher();
-        // equal scores are ordered by key, so pages are stable whatever the
-        // segment layout: the hits up to the page's end and up to `TIES`
-        // more are read and sorted
-        const TIES: usize = 256;
+        // best score first, equal scores in the order of their keys' hash
+        // (a column): pages are stable whatever the segment layout, and
+        // only the page's hits read their key
         let end = q.offset + q.limit.max(1);
-        let (top, total, counts) = searcher.search(
-            &query,
-            &(TopDocs::with_limit(end + TIES).order_by_score(), Count, fc),
-        )?;
-        let cut = top.get(end - 1).map(|(s, _)| *s);
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            // beyond the page, only hits tied with its last score matter
-            if hits.len() >= end && Some(score) != cut {
-                break;
-            }
+        let ranked = TopDocs::with_limit(end).order_by((
+            (SortBySimilarityScore, Order::Desc),
+            (
+                SortByStaticFastValue::<u64>::for_field("key_order"),
+                Order::Asc,
+            ),
+        ));
+        let (top, total, counts) = searcher.search(&query, &(ranked, Count, fc))?;
+        let mut hits = Vec::with_capacity(q.limit);
+        for ((score, _), addr) in top.into_iter().skip(q.offset) {
             let doc: TantivyDocument = searcher.doc(addr)?;
             if let Some(key) = doc.get_first(f.key).and_then(|v| v.as_str()) {
                 hits.push(TextHit {
@@ -571,12 +704,6 @@ impl TextIndex {
                 });
             }
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
-        let hits: Vec<TextHit> = hits
-            .into_iter()
-            .skip(q.offset)
-            .take(q.limit.max(1))
-            .collect();
         let leaf = |root: &str| -> Vec<(String, u64)> {
             let mut v: Vec<(String, u64)> = counts
                 .get(root)
@@ -738,6 +865,14 @@ mod tests {
         assert_eq!(keys(&s("浙B*2345")), ["vehicle:浙B12345"]);
         assert_eq!(keys(&s("*2345")), ["vehicle:浙B12345"]);
         assert_eq!(keys(&s("B1234")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("浙b-12")), ["vehicle:浙B12345"]);
+        assert_eq!(s("B1243").total, 0);
+        // wildcards walked from either end, or from neither
+        assert_eq!(keys(&s("浙B12*")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("浙?12345")), ["vehicle:浙B12345"]);
+        assert_eq!(keys(&s("*B123*")), ["vehicle:浙B12345"]);
+        assert_eq!(s("*B124*").total, 0);
+        assert_eq!(s("浙A*2345").total, 0);
         // addresses and tags
         assert_eq!(keys(&s("阳光小区 501")), ["house:h1"]);
         assert_eq!(keys(&s("独居老人")), ["person:4"]);
@@ -817,6 +952,77 @@ mod tests {
     }
 
     #[test]
+    fn equal_scores_page_alike_whatever_the_segments() {
+        let west = ["330000"];
+        let doc = |n: u32| {
+            person(
+                &format!("person:{n}"),
+                "王芳",
+                &format!("33010619800101{n:04}"),
+                "13800000000",
+                "c1",
+                &west,
+            )
+        };
+        let order = [7, 3, 9, 1, 5, 8, 2, 6, 4, 0];
+        let pages = |idx: &TextIndex| -> Vec<String> {
+            let mut seen = Vec::new();
+            for page in 0..4 {
+                let r = idx
+                    .search(&TextQuery {
+                        offset: page * 3,
+                        limit: 3,
+                        ..q("王芳")
+                    })
+                    .unwrap();
+                assert_eq!(r.total, 10);
+                assert!(r.hits.windows(2).all(|w| w[0].score == w[1].score));
+                seen.extend(r.hits.into_iter().map(|h| h.key));
+            }
+            seen
+        };
+        // one commit per document (as many segments), and all in one
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let many = TextIndex::open(d1.path(), 32).unwrap();
+        for n in order {
+            many.put(&doc(n)).unwrap();
+            many.commit(&n.to_string()).unwrap();
+        }
+        let one = TextIndex::open(d2.path(), 32).unwrap();
+        for n in order.iter().rev() {
+            one.put(&doc(*n)).unwrap();
+        }
+        one.commit("1").unwrap();
+        let seen = pages(&many);
+        assert_eq!(seen, pages(&one), "the same pages whatever the layout");
+        let mut all = seen.clone();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 10, "pages disjoint and whole: {seen:?}");
+        assert!(seen.windows(2).all(|w| key_order(&w[0]) < key_order(&w[1])));
+    }
+
+    #[test]
+    fn an_index_of_another_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut sb = Schema::builder();
+            sb.add_text_field("key", STRING);
+            let index = Index::create_in_dir(dir.path(), sb.build()).unwrap();
+            let mut w: IndexWriter = index.writer(15 << 20).unwrap();
+            w.commit().unwrap();
+        }
+        assert!(matches!(
+            TextIndex::open(dir.path(), 32),
+            Err(TextError::Layout(_))
+        ));
+        assert!(matches!(
+            TextIndex::open_reader(dir.path()),
+            Err(TextError::Layout(_))
+        ));
+    }
+
+    #[test]
     fn replaces_deletes_and_keeps_its_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -852,11 +1058,46 @@ mod tests {
         assert_eq!(idx.num_docs(), 2);
         assert_eq!(idx.search(&q("李娜")).unwrap().total, 0);
         assert_eq!(idx.search(&q("钱七")).unwrap().total, 0);
+        assert!(idx.segments() > 1);
+        idx.merge_all().unwrap();
+        assert_eq!(idx.segments(), 1);
+        assert_eq!(
+            idx.checkpoint().unwrap().as_deref(),
+            Some("8"),
+            "kept by a merge"
+        );
         let reader = TextIndex::open_reader(dir.path()).unwrap();
         assert_eq!(reader.search(&q("张伟")).unwrap().total, 1);
         assert!(matches!(reader.commit("9"), Err(TextError::ReadOnly)));
         idx.clear().unwrap();
         assert_eq!(idx.num_docs(), 0);
+    }
+
+    #[test]
+    fn a_typo_is_forgiven_only_where_nothing_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path(), 32).unwrap();
+        let west = ["330000"];
+        idx.put(&person("person:1", "张伟", "1", "2", "c1", &west))
+            .unwrap();
+        idx.put(&person("person:2", "张美", "3", "4", "c1", &west))
+            .unwrap();
+        idx.commit("1").unwrap();
+        let s = |t: &str| keys(&idx.search(&q(t)).unwrap()).join(",");
+        assert_eq!(s("zhangwei"), "person:1", "typed right: no neighbours");
+        assert_eq!(s("zhangmie"), "person:2", "a transposition");
+        assert_eq!(s("zhangwel"), "person:1", "a wrong letter");
+    }
+
+    #[test]
+    fn plate_fragments_hold_a_letter_and_a_digit() {
+        let f = fragments("浙B12345");
+        for want in ["浙B1", "B1", "B12345", "浙B12345"] {
+            assert!(f.contains(&want.to_owned()), "{want} in {f:?}");
+        }
+        assert!(!f.iter().any(|x| x == "12345" || x == "浙B"), "{f:?}");
+        assert!(fragments("13800135678").is_empty(), "digits alone");
+        assert!(fragments("33010619900101123X").is_empty(), "too long");
     }
 
     #[test]
