@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, Schema, SimpleObject, Subscription};
 use futures_util::Stream;
 use model::{BaseKind, BaseRecord, Clock, CommunityId, LonLat, NodeRef, Timestamp};
@@ -42,10 +41,6 @@ pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
     let s = &engine.config.server;
     let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(super::guard::Guard)
-        .data(DataLoader::new(
-            BaseLoader(Arc::clone(&engine)),
-            tokio::spawn,
-        ))
         .limit_depth(s.max_depth)
         .limit_complexity(s.max_complexity);
     if !s.introspection || s.production {
@@ -100,6 +95,23 @@ impl Ctx for Context<'_> {
     }
 }
 
+/// Runs a bounded read — a few point reads and short scans, served from
+/// RocksDB's cache in microseconds — on the calling task: the hop to the
+/// blocking pool and back costs more than the read (the full archive made
+/// a dozen such hops). With the Neo4j backend a relation read is a network
+/// round trip (on its own runtime), so there it goes to the blocking pool
+/// as [`blocking`] does — as anything that can run long does.
+pub(crate) async fn quick<T: Send + 'static>(
+    ctx: &Context<'_>,
+    f: impl FnOnce(&Engine) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if ctx.engine().relations().backend() == "neo4j" {
+        blocking(ctx, f).await
+    } else {
+        f(ctx.engine())
+    }
+}
+
 /// Runs storage work on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     ctx: &Context<'_>,
@@ -137,7 +149,7 @@ fn node(s: &str) -> ApiResult<NodeRef> {
 pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive> {
     let principal = ctx.principal().clone();
     let n2 = n.clone();
-    let found = blocking(ctx, move |e| {
+    let found = quick(ctx, move |e| {
         let store = e.store();
         let exists = match &n2 {
             NodeRef::Person(p) => store.base(BaseKind::Person, p.as_str())?.is_some(),
