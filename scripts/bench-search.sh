@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Search benchmark (not part of the tests). Prints figures, asserts nothing.
-#   * faces: `anju bench-faces` (hannoy HNSW on LMDB, as Anju uses it) and
+#   * faces: `anju bench-faces` (usearch HNSW over quantised vectors with exact re-ranking, as Anju uses it) and
 #     faiss-cpu IndexHNSWFlat (PyPI, installed into a venv here) on the same
 #     clustered vectors, queries and exact top-10, for each dimension:
 #     build vectors/s, size, peak RSS, and recall@10 against QPS over ef;

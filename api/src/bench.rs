@@ -40,15 +40,20 @@ struct Figures {
     size: f64,
 }
 
+/// The `p` quantile (0–1) of sorted values (0 when there are none).
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 impl Figures {
     fn pct(&self, p: f64) -> f64 {
         let mut v = self.ms.clone();
         v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return 0.0;
-        }
-        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[i.min(v.len() - 1)]
+        percentile(&v, p)
     }
 
     fn mean(&self) -> f64 {
@@ -62,10 +67,8 @@ fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
     Ok((t0.elapsed().as_secs_f64() * 1000.0, v))
 }
 
-pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
-    let store = RocksStore::open_read_only(&config.store_config())?;
-    let backend = Backend::open(config, &store)?;
-    let g: &dyn RelationStore = backend.store();
+/// Every registered person of the store, in key order.
+pub(crate) fn all_persons(store: &RocksStore) -> Result<Vec<NodeRef>> {
     let mut persons = Vec::new();
     store.for_each_base(BaseKind::Person, |r| {
         if let BaseRecord::Person(p) = r {
@@ -76,6 +79,40 @@ pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
     if persons.is_empty() {
         bail!("the store holds no persons: ingest a city first");
     }
+    Ok(persons)
+}
+
+/// A path query is about two people who are linked: for each of `sample`,
+/// a person 2–4 hops away when there is one, else anyone.
+pub(crate) fn path_targets(
+    g: &dyn RelationStore,
+    sample: &[NodeRef],
+    persons: &[NodeRef],
+    rng: &mut impl Rng,
+) -> Result<Vec<NodeRef>> {
+    let any = EdgeFilter::default();
+    let mut targets = Vec::new();
+    for p in sample {
+        let reach = g.subgraph(std::slice::from_ref(p), 4, &any, 2000)?;
+        let far: Vec<&NodeRef> = reach
+            .nodes
+            .iter()
+            .filter(|(n, d)| *d >= 2 && matches!(n.node, NodeRef::Person(_)))
+            .map(|(n, _)| &n.node)
+            .collect();
+        targets.push(match far.choose(rng) {
+            Some(t) => (*t).clone(),
+            None => persons[rng.random_range(0..persons.len())].clone(),
+        });
+    }
+    Ok(targets)
+}
+
+pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
+    let store = RocksStore::open_read_only(&config.store_config())?;
+    let backend = Backend::open(config, &store)?;
+    let g: &dyn RelationStore = backend.store();
+    let persons = all_persons(&store)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
     let sample: Vec<NodeRef> = (0..a.samples)
         .filter_map(|_| persons.choose(&mut rng).cloned())
@@ -132,22 +169,7 @@ pub fn bench_graph(config: &Config, a: BenchArgs) -> Result<ExitCode> {
             .nodes
             .len())
     })?;
-    // a path query is about two people who are linked: the target is a
-    // person 2–4 hops away when there is one (chosen before timing), else anyone
-    let mut targets = Vec::new();
-    for p in &sample {
-        let reach = g.subgraph(std::slice::from_ref(p), 4, &any, 2000)?;
-        let far: Vec<&NodeRef> = reach
-            .nodes
-            .iter()
-            .filter(|(n, d)| *d >= 2 && matches!(n.node, NodeRef::Person(_)))
-            .map(|(n, _)| &n.node)
-            .collect();
-        targets.push(match far.choose(&mut rng) {
-            Some(t) => (*t).clone(),
-            None => persons[rng.random_range(0..persons.len())].clone(),
-        });
-    }
+    let targets = path_targets(g, &sample, &persons, &mut rng)?;
     let mut pairs = sample.iter().cloned().zip(targets);
     run("shortest path (≤ 6 hops)", &mut |_| {
         let (x, y) = pairs

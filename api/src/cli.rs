@@ -124,6 +124,11 @@ enum Command {
     BenchFaces(crate::bench_search::FaceBenchArgs),
     /// Benchmark: full-text indexing rate and query latency.
     BenchText(crate::bench_search::TextBenchArgs),
+    /// Benchmark against PostgreSQL/PostGIS, FalkorDB (and the Neo4j
+    /// backend): the steps `bench/run.sh` runs.
+    #[cfg(feature = "peers")]
+    #[command(subcommand)]
+    BenchPeers(crate::bench_peers::PeersCmd),
     /// Full-text search over persons, houses, vehicles, communities and
     /// devices (JSON: hits, total, facets).
     Search(crate::cli_search::SearchArgs),
@@ -205,6 +210,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::BenchGraph(a) => crate::bench::bench_graph(&config, a),
         Command::BenchFaces(a) => crate::bench_search::bench_faces(a),
         Command::BenchText(a) => crate::bench_search::bench_text(a),
+        #[cfg(feature = "peers")]
+        Command::BenchPeers(c) => crate::bench_peers::run(&config, c),
         Command::Search(a) => crate::cli_search::search(&config, a),
         Command::Faces(c) => crate::cli_search::faces(&config, c),
         Command::Merge { archive, into } => crate::cli_search::merge(&config, &archive, &into),
@@ -324,7 +331,7 @@ fn fixtures(
     gzip: bool,
 ) -> Result<ExitCode> {
     let Some(p) = fixtures::Preset::parse(preset) else {
-        bail!("unknown preset {preset:?} (expected small, town, city or metro)")
+        bail!("unknown preset {preset:?} (expected small, town, city, metro or province)")
     };
     let mut cfg = fixtures::FixtureConfig::new(p, seed, &out);
     cfg.days = days.unwrap_or(p.default_days());

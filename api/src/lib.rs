@@ -7,6 +7,8 @@ pub mod adapters;
 pub mod analysis_job;
 pub mod auth;
 mod bench;
+#[cfg(feature = "peers")]
+mod bench_peers;
 mod bench_search;
 pub mod cli;
 mod cli_analysis;

@@ -1,0 +1,202 @@
+"""Turns the raw figures of bench/run.sh (JSON lines: size, workload, system,
+metric, better, runs, note) into the report: report.md (the table, with the
+ratio Anju/peer as the headline of each row and the goal it is held to),
+results.json, results.csv and report.html (the same table and a chart of
+the ratios).
+
+    python3 bench/report.py bench/results/results.jsonl bench/results
+"""
+import csv
+import html
+import json
+import math
+import os
+import statistics
+import sys
+
+# (workload prefix, metric, peer prefix, goal ratio, goal text): the ratio is
+# Anju's speed over the peer's (higher is better for Anju), so a latency
+# ratio is peer / Anju and a rate ratio is Anju / peer.
+GOALS = [
+    ("durable ingest", "events/s", "postgresql", 3.0, "≥ 3× PostgreSQL"),
+    ("full person archive", "qps", "postgresql", 3.0, "≥ 3× PostgreSQL"),
+    ("full person archive", "p50 ms", "postgresql", 3.0, "≥ 3× PostgreSQL"),
+    ("7-day trajectory", "p50 ms", "postgresql", 1.0, "≤ PostgreSQL latency"),
+    ("7-day trajectory", "p99 ms", "postgresql", 1.0, "≤ PostgreSQL latency"),
+    ("1-hop", "p50 ms", "falkordb", 1 / 1.5, "within 1.5× FalkorDB"),
+    ("2-hop", "p50 ms", "falkordb", 1 / 1.5, "within 1.5× FalkorDB"),
+    ("3-hop", "p50 ms", "falkordb", 1.0, "faster than FalkorDB"),
+    ("shortest path", "p50 ms", "falkordb", 1.0, "faster than FalkorDB"),
+    ("full-text", "p50 ms", "postgresql", 3.0, "≥ 3× pg_trgm"),
+    ("full-text", "qps", "postgresql", 3.0, "≥ 3× pg_trgm"),
+    ("face top-10", "qps", "faiss hnsw", 0.8, "≥ 0.8× faiss at equal recall"),
+]
+# an absolute goal
+TAGGING_GOAL = 5e6
+
+
+def load(path):
+    """The figures, those of one (size, workload, system, metric) merged."""
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            key = (r["size"], r["workload"], r["system"], r["metric"])
+            if key in rows:
+                rows[key]["runs"] += r["runs"]
+            else:
+                rows[key] = r
+    return list(rows.values())
+
+
+def summary(r):
+    runs = r["runs"]
+    return statistics.median(runs), min(runs), max(runs)
+
+
+def fmt(x):
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def ratio(anju, peer, better):
+    a, p = anju, peer
+    if a <= 0 or p <= 0:
+        return None
+    return a / p if better == "higher" else p / a
+
+
+def goal_for(workload, metric, system, peer):
+    # the goals are the default deployment's (the embedded backend)
+    if "neo4j" in system:
+        return None, ""
+    for w, m, p, g, text in GOALS:
+        if workload.startswith(w) and metric == m and peer.lower().startswith(p):
+            return g, text
+    return None, ""
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    rows = load(src)
+    groups = {}
+    order = []
+    for r in rows:
+        key = (r["size"], r["workload"], r["metric"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+
+    table = []  # one line per (group, anju system, peer system)
+    for key in order:
+        size, workload, metric = key
+        rs = groups[key]
+        anjus = [r for r in rs if r["system"].startswith("anju")]
+        peers = [r for r in rs if not r["system"].startswith("anju")]
+        if not anjus:
+            for p in peers:
+                med, lo, hi = summary(p)
+                table.append(dict(size=size, workload=workload, metric=metric, anju="", anju_med=None,
+                                  anju_range="", peer=p["system"], peer_med=med, peer_range=f"{fmt(lo)}–{fmt(hi)}",
+                                  ratio=None, goal="", met="", note=p.get("note", "")))
+            continue
+        for a in anjus:
+            am, alo, ahi = summary(a)
+            if not peers:
+                goal, met = "", ""
+                if workload.startswith("30-day tagging") and "cached" in a["system"]:
+                    goal = "≥ 5M sightings/s per core, cached"
+                    met = "yes" if am >= TAGGING_GOAL else "no"
+                table.append(dict(size=size, workload=workload, metric=metric, anju=a["system"], anju_med=am,
+                                  anju_range=f"{fmt(alo)}–{fmt(ahi)}", peer="", peer_med=None, peer_range="",
+                                  ratio=None, goal=goal, met=met, note=a.get("note", "")))
+            for p in peers:
+                pm, plo, phi = summary(p)
+                rt = ratio(am, pm, a["better"])
+                g, text = goal_for(workload, metric, a["system"], p["system"])
+                met = "" if g is None or rt is None else ("yes" if rt >= g else "no")
+                table.append(dict(size=size, workload=workload, metric=metric, anju=a["system"], anju_med=am,
+                                  anju_range=f"{fmt(alo)}–{fmt(ahi)}", peer=p["system"], peer_med=pm,
+                                  peer_range=f"{fmt(plo)}–{fmt(phi)}", ratio=rt, goal=text, met=met,
+                                  note="; ".join(x for x in (a.get("note", ""), p.get("note", "")) if x)))
+    # the tagging goal is on the cached figure, whatever the peer
+    for t in table:
+        if t["workload"].startswith("30-day tagging") and "cached" in t["anju"]:
+            t["goal"] = "≥ 5M sightings/s per core, cached"
+            t["met"] = "yes" if t["anju_med"] >= TAGGING_GOAL else "no"
+
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"figures": rows, "table": table}, f, ensure_ascii=False, indent=1)
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["size", "workload", "system", "metric", "median", "min", "max", "runs", "note"])
+        for r in rows:
+            med, lo, hi = summary(r)
+            w.writerow([r["size"], r["workload"], r["system"], r["metric"], med, lo, hi, len(r["runs"]), r.get("note", "")])
+
+    head = "| size | workload | metric | Anju | median (min–max) | peer | median (min–max) | Anju/peer | goal | met |"
+    md = ["# Anju against the systems a user would pick instead", "",
+          "Each figure is the median of repeated runs (min–max beside it); the ratio is Anju's speed over",
+          "the peer's (> 1: Anju is faster), from the medians. Raw figures: results.jsonl / results.csv.", "",
+          head, "|" + "---|" * 10]
+    for t in table:
+        md.append("| " + " | ".join([
+            t["size"], t["workload"], t["metric"], t["anju"],
+            "" if t["anju_med"] is None else f"{fmt(t['anju_med'])} ({t['anju_range']})",
+            t["peer"], "" if t["peer_med"] is None else f"{fmt(t['peer_med'])} ({t['peer_range']})",
+            "" if t["ratio"] is None else f"**{t['ratio']:.2f}×**", t["goal"], t["met"]]) + " |")
+    md += ["", "## Notes", ""]
+    seen = set()
+    for t in table:
+        k = (t["size"], t["workload"])
+        if k not in seen and t["note"]:
+            seen.add(k)
+            md.append(f"* {t['size']} · {t['workload']}: {t['note']}")
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+
+    # html: the table and a bar chart of log ratios (SVG, no dependencies)
+    bars = [t for t in table if t["ratio"]]
+    width, bar_h = 900, 18
+    height = bar_h * len(bars) + 40
+    mid = 420
+    scale = 120  # pixels per factor of 10
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11" font-family="sans-serif">']
+    svg.append(f'<line x1="{mid}" y1="0" x2="{mid}" y2="{height}" stroke="#333"/>')
+    for i, t in enumerate(bars):
+        y = 20 + i * bar_h
+        v = math.log10(t["ratio"])
+        x0, x1 = sorted([mid, mid + v * scale])
+        colour = "#2a7" if t["ratio"] >= 1 else "#c44"
+        label = html.escape(f"{t['size']} · {t['workload']} · {t['metric']} · {t['anju']} vs {t['peer']}")
+        svg.append(f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" height="{bar_h - 4}" fill="{colour}"/>')
+        svg.append(f'<text x="{mid + 4 if v < 0 else mid - 4}" y="{y + 11}" text-anchor="{"start" if v < 0 else "end"}">{label}</text>')
+        svg.append(f'<text x="{x1 + 4 if v >= 0 else x0 - 4}" y="{y + 11}" text-anchor="{"start" if v >= 0 else "end"}">{t["ratio"]:.2f}×</text>')
+    svg.append("</svg>")
+    cells = lambda t: "".join(f"<td>{html.escape(str(c))}</td>" for c in [
+        t["size"], t["workload"], t["metric"], t["anju"],
+        "" if t["anju_med"] is None else f"{fmt(t['anju_med'])} ({t['anju_range']})", t["peer"],
+        "" if t["peer_med"] is None else f"{fmt(t['peer_med'])} ({t['peer_range']})",
+        "" if t["ratio"] is None else f"{t['ratio']:.2f}×", t["goal"], t["met"]])
+    page = ["<!doctype html><meta charset=utf-8><title>Anju benchmark</title>",
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style>",
+            "<h1>Anju against the systems a user would pick instead</h1>",
+            "<p>Bars: Anju's speed over the peer's, log scale (right of the line: Anju faster).</p>",
+            "\n".join(svg),
+            "<table><tr>" + "".join(f"<th>{h}</th>" for h in ["size", "workload", "metric", "Anju", "median (min–max)", "peer", "median (min–max)", "Anju/peer", "goal", "met"]) + "</tr>",
+            "\n".join(f"<tr>{cells(t)}</tr>" for t in table), "</table>"]
+    with open(os.path.join(out, "report.html"), "w") as f:
+        f.write("\n".join(page) + "\n")
+    print("\n".join(md[:len(table) + 6]))
+
+
+if __name__ == "__main__":
+    main()
