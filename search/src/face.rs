@@ -13,9 +13,11 @@
 //!   caller resumes; a bad record with a valid commit after it is damage
 //!   ([`FaceError::Damaged`]).
 //! * The **graph** lives in memory, its vectors quantised (int8 by default: a
-//!   quarter of f32). What the graph finds is scored again from the exact
-//!   vectors in the log (read back by offset; the OS caches them), so every
-//!   score is the true cosine and identity thresholds mean what they say.
+//!   quarter of f32). What the graph finds (at least [`FaceParams::rerank`]
+//!   candidates) is scored again from the exact vectors in the log (read in
+//!   place through a read-only mapping of its committed bytes; the OS
+//!   caches them), so every score is the true cosine and identity
+//!   thresholds mean what they say.
 //! * A **snapshot** of the graph (`graph-<generation>-<offset>.usearch`,
 //!   with its length and CRC-32 in `graph.meta`, renamed into place last) is
 //!   written when a tenth of the index is newer than the last one and at a
@@ -160,7 +162,7 @@ impl Default for FaceParams {
             ef_search: 128,
             quantisation: Quantisation::I8,
             exact_below: 2_048,
-            rerank: 40,
+            rerank: 16,
         }
     }
 }
@@ -195,6 +197,10 @@ struct State {
     /// The log (every vector read goes through the state's lock, so a
     /// rewrite can swap the file).
     log: Arc<File>,
+    /// The log's committed bytes mapped for reading vectors (re-made at
+    /// each commit; a vector beyond it, or without a map, is read by
+    /// offset).
+    map: Option<memmap2::Mmap>,
     items: HashMap<u32, Item>,
     by_entity: HashMap<Arc<str>, Vec<u32>>,
     by_scope: HashMap<Arc<str>, RoaringBitmap>,
@@ -223,6 +229,7 @@ impl State {
     fn new(log: Arc<File>, generation: u64) -> Self {
         Self {
             log,
+            map: None,
             items: HashMap::new(),
             by_entity: HashMap::new(),
             by_scope: HashMap::new(),
@@ -640,6 +647,23 @@ impl Meta {
     }
 }
 
+/// Maps the first `len` bytes of the log for reading.
+///
+/// SAFETY: a mapping is undefined behaviour if the mapped bytes change or
+/// go away while it lives. The index only ever appends to its log past
+/// `log_end` and maps no further than `log_end` (the end of the last
+/// commit): a commit's `set_len(log_end)` only drops bytes of a failed
+/// append beyond every mapping; a rewrite writes a new file and renames it
+/// over the log, leaving a live mapping on the old one; `clear` drops the
+/// mapping with the state. Another process writing the index's files
+/// would break this, as it would break tantivy's and RocksDB's mappings.
+#[allow(unsafe_code)]
+fn map_log(log: &File, len: u64) -> Option<memmap2::Mmap> {
+    let len = usize::try_from(len).ok()?;
+    // SAFETY: see above
+    unsafe { memmap2::MmapOptions::new().len(len).map(log) }.ok()
+}
+
 /// A vector scaled to its largest component and rounded to int8.
 fn quantise_i8(v: &[f32]) -> Vec<i8> {
     let m = v.iter().fold(0f32, |a, x| a.max(x.abs()));
@@ -774,6 +798,7 @@ impl FaceIndex {
                 state.log_end, m.log_end
             )));
         }
+        state.map = map_log(&log, state.log_end);
         let idx = Self {
             dir: dir.to_owned(),
             dim,
@@ -839,14 +864,14 @@ impl FaceIndex {
         let threads = if todo.len() < 10_000 { 1 } else { threads };
         let chunk = todo.len().div_ceil(threads).max(1);
         let g: &Index = &g;
-        let log: &File = &s.log;
+        let st: &State = &s;
         std::thread::scope(|sc| -> FaceResult<()> {
             let parts: Vec<_> = todo
                 .chunks(chunk)
                 .map(|part| {
                     sc.spawn(move || -> FaceResult<()> {
                         for (id, at) in part {
-                            let v = self.read_vector(log, *at)?;
+                            let v = self.read_vector(st, *at)?;
                             self.graph_add_to(g, *id, &v)?;
                         }
                         Ok(())
@@ -938,11 +963,26 @@ impl FaceIndex {
         FaceError::Io(self.dir.display().to_string(), e)
     }
 
+    /// The bytes of the logged vector at `at`: from the mapping when it
+    /// covers them, else read into `buf`.
+    fn logged<'a>(&self, s: &'a State, at: u64, buf: &'a mut [u8]) -> FaceResult<&'a [u8]> {
+        let n = buf.len();
+        if let Some(b) = s.map.as_ref().and_then(|m| {
+            let at = usize::try_from(at).ok()?;
+            m.get(at..at.checked_add(n)?)
+        }) {
+            return Ok(b);
+        }
+        s.log.read_exact_at(buf, at).map_err(|e| self.io(e))?;
+        Ok(buf)
+    }
+
     /// A logged vector, read back by its offset.
-    fn read_vector(&self, log: &File, at: u64) -> FaceResult<Vec<f32>> {
+    fn read_vector(&self, s: &State, at: u64) -> FaceResult<Vec<f32>> {
         let mut b = vec![0u8; self.dim * 4];
-        log.read_exact_at(&mut b, at).map_err(|e| self.io(e))?;
-        Ok(b.chunks_exact(4)
+        Ok(self
+            .logged(s, at, &mut b)?
+            .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     }
@@ -953,9 +993,33 @@ impl FaceIndex {
             return Ok(Some(v.clone()));
         }
         match s.items.get(&id).and_then(|i| i.at) {
-            Some(at) => self.read_vector(&s.log, at).map(Some),
+            Some(at) => self.read_vector(s, at).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The cosine of `q` (unit length) and a live item's exact vector:
+    /// staged in memory, or logged (decoded into `buf`'s vector, read into
+    /// its bytes when not mapped; no allocation per candidate).
+    fn exact_score(
+        &self,
+        s: &State,
+        id: u32,
+        item: &Item,
+        q: &[f32],
+        buf: &mut (Vec<u8>, Vec<f32>),
+    ) -> FaceResult<Option<f32>> {
+        if let Some(v) = s.staged.get(&id) {
+            return Ok(Some(dot(q, v)));
+        }
+        let Some(at) = item.at else {
+            return Ok(None);
+        };
+        let (bytes, v) = buf;
+        for (x, c) in v.iter_mut().zip(self.logged(s, at, bytes)?.chunks_exact(4)) {
+            *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(Some(dot(q, v)))
     }
 
     /// Adds to a graph whose capacity is reserved.
@@ -1139,8 +1203,11 @@ impl FaceIndex {
             Some(a) if a.len() <= self.params.exact_below => a.iter().collect(),
             None if s.live.len() <= self.params.exact_below => s.live.iter().collect(),
             _ => {
-                // an entity may own several vectors: ask for more
-                let want = (k * 4).max(16).max(self.params.rerank);
+                // an entity may own several vectors: ask for as many more
+                // as entities own on average (a person one, a stranger
+                // archive up to its representatives)
+                let per_entity = (s.live.len() as usize).div_ceil(s.by_entity.len().max(1));
+                let want = (k * per_entity.clamp(1, 4)).max(self.params.rerank);
                 let g = self.graph_read();
                 let _ctx = self.contexts.take();
                 let found = match (self.params.quantisation, &allowed) {
@@ -1155,11 +1222,14 @@ impl FaceIndex {
             }
         };
         let mut best: HashMap<Arc<str>, f32> = HashMap::new();
+        let mut buf = (vec![0u8; self.dim * 4], vec![0f32; self.dim]);
         for id in candidates {
-            let (Some(item), Some(v)) = (s.items.get(&id), self.vector(&s, id)?) else {
+            let Some(item) = s.items.get(&id) else {
                 continue;
             };
-            let score = dot(&q, &v);
+            let Some(score) = self.exact_score(&s, id, item, &q, &mut buf)? else {
+                continue;
+            };
             if score >= min_score {
                 let b = best.entry(item.entity.clone()).or_insert(f32::MIN);
                 *b = b.max(score);
@@ -1219,6 +1289,7 @@ impl FaceIndex {
             s.log_items += adds.len() as u64;
             s.log_dead += dels.len() as u64;
             s.log_end = log_end + buf.len() as u64;
+            s.map = map_log(&s.log, s.log_end);
             s.checkpoint = Some(checkpoint.to_owned());
             let settled = s.staged.is_empty() && s.deleted.is_empty();
             let compact = settled && s.log_dead > 4096 && s.log_dead * 2 > s.log_items;
@@ -1267,6 +1338,7 @@ impl FaceIndex {
         }
         s.generation = generation;
         s.log_end = LOG_HEADER + body.len() as u64;
+
         s.log_items = s.live.len();
         s.log_dead = 0;
         s.snapshot_end = 0;
