@@ -137,6 +137,15 @@ impl<'a> KeyReader<'a> {
         model::NodeRef::from_parts(kind, &key).map_err(|_| KeyError("invalid node key"))
     }
 
+    /// A relation kind written by [`KeyBuf::rel`].
+    pub fn rel(&mut self) -> Result<model::RelKind, KeyError> {
+        let tag = self.tag()?;
+        model::RelKind::ALL
+            .get(tag as usize)
+            .copied()
+            .ok_or(KeyError("unknown relation kind"))
+    }
+
     /// What is left (a nested key appended with [`KeyBuf::raw`]).
     pub fn rest(&self) -> &'a [u8] {
         self.rest

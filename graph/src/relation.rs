@@ -139,6 +139,11 @@ impl EdgeFilter {
         }
     }
 
+    /// Whether only kinds are asked for: what an edge's key alone says.
+    pub fn by_kind_only(&self) -> bool {
+        self.from.is_none() && self.to.is_none() && self.min_strength == 0
+    }
+
     pub fn allows(&self, e: &Edge) -> bool {
         if !self.kinds.is_empty() && !self.kinds.contains(&e.key.kind) {
             return false;
@@ -176,6 +181,12 @@ pub trait RelationStore: Send + Sync + fmt::Debug {
     /// The edges incident to any node of `frontier` that `filter` allows,
     /// each once, in key order. One call per hop of a traversal.
     fn expand(&self, frontier: &[NodeRef], filter: &EdgeFilter) -> Result<Vec<Edge>>;
+    /// The other ends of the edges incident to any node of `frontier` that
+    /// `filter` allows, in no particular order, possibly repeated: a hop
+    /// that needs no edge records (a backend may answer from its keys).
+    fn adjacent(&self, frontier: &[NodeRef], filter: &EdgeFilter) -> Result<Vec<NodeRef>> {
+        traverse::adjacent_by_expand(self, frontier, filter)
+    }
     /// Every node and edge, each sorted (tests, digests, export).
     fn export(&self) -> Result<(Vec<Node>, Vec<Edge>)>;
     /// A short name for messages and benchmark tables.

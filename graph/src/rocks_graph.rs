@@ -186,6 +186,38 @@ impl RelationStore for RocksGraph {
         Ok(out.into_values().collect())
     }
 
+    fn adjacent(&self, frontier: &[NodeRef], filter: &EdgeFilter) -> Result<Vec<NodeRef>> {
+        if !filter.by_kind_only() {
+            return crate::traverse::adjacent_by_expand(self, frontier, filter);
+        }
+        // the keys say it all: `end, direction, kind, other end, ctx`
+        let cf = self.cf(CF_GEDGE);
+        let mut out = Vec::new();
+        for n in frontier {
+            let prefix = node_key(n);
+            let iter = self
+                .db
+                .iterator_cf(cf, IteratorMode::From(&prefix, rocksdb::Direction::Forward));
+            for item in iter {
+                let (k, _) = item?;
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let corrupt = |e: crate::keys::KeyError| Error::Corrupt {
+                    key: format!("{k:02x?}"),
+                    why: e.to_string(),
+                };
+                let mut r = KeyReader::new(&k[prefix.len()..]);
+                r.tag().map_err(corrupt)?;
+                let kind = r.rel().map_err(corrupt)?;
+                if filter.kinds.is_empty() || filter.kinds.contains(&kind) {
+                    out.push(r.node().map_err(corrupt)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn export(&self) -> Result<(Vec<Node>, Vec<Edge>)> {
         let mut nodes = Vec::new();
         for item in self.db.iterator_cf(self.cf(CF_GNODE), IteratorMode::Start) {

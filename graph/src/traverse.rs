@@ -93,10 +93,31 @@ pub fn neighbours<S: RelationStore + ?Sized>(
     })
 }
 
+/// [`RelationStore::adjacent`] from the edges [`RelationStore::expand`]
+/// returns: each edge's end away from the frontier.
+pub fn adjacent_by_expand<S: RelationStore + ?Sized>(
+    store: &S,
+    frontier: &[NodeRef],
+    filter: &EdgeFilter,
+) -> Result<Vec<NodeRef>> {
+    let at: BTreeSet<&NodeRef> = frontier.iter().collect();
+    let mut out = Vec::new();
+    for e in store.expand(frontier, filter)? {
+        for (end, other) in [(&e.key.from, &e.key.to), (&e.key.to, &e.key.from)] {
+            if at.contains(end) {
+                out.push(other.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The distinct nodes within `hops` of the seeds (the seeds left out),
-/// nearest first, at most `max_nodes`, and whether that cap cut them short:
-/// a breadth-first search that, unlike [`subgraph`], neither reads the
-/// nodes nor expands the last level for the edges among them.
+/// nearest first and in node order within a distance, at most `max_nodes`,
+/// and whether that cap cut them short: a breadth-first search over
+/// [`RelationStore::adjacent`] that, unlike [`subgraph`], reads neither the
+/// nodes nor the edge records, nor expands the last level for the edges
+/// among them.
 pub fn within<S: RelationStore + ?Sized>(
     store: &S,
     seeds: &[NodeRef],
@@ -111,20 +132,17 @@ pub fn within<S: RelationStore + ?Sized>(
         if frontier.is_empty() {
             break;
         }
-        let mut next = Vec::new();
-        for e in store.expand(&frontier, filter)? {
-            for v in [e.key.from, e.key.to] {
-                if !seen.contains(&v) {
-                    if out.len() >= max_nodes {
-                        return Ok((out, true));
-                    }
-                    seen.insert(v.clone());
-                    out.push(v.clone());
-                    next.push(v);
-                }
-            }
+        let mut next = store.adjacent(&frontier, filter)?;
+        next.sort_unstable();
+        next.dedup();
+        next.retain(|v| !seen.contains(v));
+        if out.len() + next.len() > max_nodes {
+            next.truncate(max_nodes - out.len());
+            out.extend(next);
+            return Ok((out, true));
         }
-        next.sort();
+        seen.extend(next.iter().cloned());
+        out.extend(next.iter().cloned());
         frontier = next;
     }
     Ok((out, false))

@@ -365,14 +365,31 @@ pub mod cases {
             .subgraph(&[p("p6"), p("p5")], 1, &EdgeFilter::default(), 100)
             .unwrap();
         assert_eq!(two.nodes.len(), 4);
-        // within: the subgraph's nodes without the seeds, nearest first
-        for hops in 1..=3 {
-            let s = g
-                .subgraph(&[p("p2")], hops, &EdgeFilter::default(), 100)
-                .unwrap();
-            let (mut near, cut) = g
-                .within(&[p("p2")], hops, &EdgeFilter::default(), 100)
-                .unwrap();
+        // within: the subgraph's nodes without the seeds, nearest first,
+        // whatever the filter (kinds alone are read from the keys)
+        let strong = EdgeFilter {
+            min_strength: 2,
+            ..EdgeFilter::default()
+        };
+        let filters = [
+            EdgeFilter::default(),
+            EdgeFilter::kinds(&[RelKind::Companion, RelKind::Kin]),
+            strong,
+        ];
+        for (hops, f) in (1..=3).flat_map(|h| filters.iter().map(move |f| (h, f))) {
+            let s = g.subgraph(&[p("p2")], hops, f, 100).unwrap();
+            let (mut near, cut) = g.within(&[p("p2")], hops, f, 100).unwrap();
+            let mut adjacent = g.adjacent(&[p("p2")], f).unwrap();
+            adjacent.sort();
+            adjacent.dedup();
+            let mut one: Vec<NodeRef> = s
+                .nodes
+                .iter()
+                .filter(|(_, d)| *d == 1)
+                .map(|(n, _)| n.node.clone())
+                .collect();
+            one.sort();
+            assert_eq!(adjacent, one, "adjacent = the first hop");
             assert!(!cut);
             let mut want: Vec<NodeRef> = s
                 .nodes
@@ -393,7 +410,7 @@ pub mod cases {
         assert_eq!(three[..one.len()], one[..], "nearest first");
         assert!(!cut);
         let (capped, cut) = g.within(&[p("p2")], 3, &EdgeFilter::default(), 3).unwrap();
-        assert_eq!(capped.len(), 3);
+        assert_eq!(capped, three[..3], "a cap keeps the nearest, in node order");
         assert!(cut);
     }
 
