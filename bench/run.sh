@@ -48,7 +48,7 @@ dataset() { # size → preset and days
     case "$1" in
     small) echo "small 10" ;;
     town) echo "town 30" ;;
-    large) echo "province ${BENCH_LARGE_DAYS:-5}" ;;
+    large) echo "province ${BENCH_LARGE_DAYS:-6}" ;;
     *) echo "unknown size $1" >&2; exit 2 ;;
     esac
 }

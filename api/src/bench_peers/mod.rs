@@ -815,6 +815,7 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
                 n += c.query(&st[3], &[&node])?.len();
                 n += c.query(&st[4], &[&node, &ts(month.0), &ts(month.1)])?.len();
                 n += c.query(&st[5], &[&node, &ts(month.0), &ts(month.1)])?.len();
+                n += c.query(&st[6], &[&node, &ts(month.0), &ts(month.1)])?.len();
                 Ok(n.min(1))
             },
         )?;
@@ -822,7 +823,7 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
             w,
             "postgresql",
             &m,
-            &format!("{note}; 6 prepared statements"),
+            &format!("{note}; 7 prepared statements"),
         )?;
     }
     Ok(())

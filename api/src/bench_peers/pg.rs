@@ -486,10 +486,11 @@ pub fn copy_time(t: model::Timestamp) -> String {
 
 /// The full-archive statements: profile, houses, relations grouped by kind
 /// (strongest first, as many per group as the archive shows), the 20 most
-/// recent sightings, and the 30-day trajectory summary (nights per
-/// community of the night's last sighting, days per community, activity
-/// by hour).
-pub const ARCHIVE: [&str; 6] = [
+/// recent sightings, and the 30-day trajectory summary (days per community,
+/// activity by hour, and footholds: nights per community of the night's
+/// last sighting — a night runs from noon to the end of the deployment's
+/// night window, 05:00, as Anju counts it).
+pub const ARCHIVE: [&str; 7] = [
     "SELECT id, name, id_number, phone, household, categories FROM persons WHERE id = $1",
     "SELECT r.role, r.since, r.until, h.id, h.address, h.community FROM residences r
        JOIN houses h ON h.id = r.house WHERE r.person = $1",
@@ -505,6 +506,14 @@ pub const ARCHIVE: [&str; 6] = [
        WHERE s.subject = $1 AND s.time >= $2 AND s.time < $3 GROUP BY d.community",
     "SELECT extract(hour FROM s.time AT TIME ZONE 'Asia/Shanghai') AS h, count(*)
        FROM sightings s WHERE s.subject = $1 AND s.time >= $2 AND s.time < $3 GROUP BY h",
+    "SELECT community, count(*), max(night) FROM (
+       SELECT DISTINCT ON (night) night, d.community FROM (
+         SELECT s.time, s.device,
+                ((s.time AT TIME ZONE 'Asia/Shanghai') - interval '5 hours')::date AS night
+         FROM sightings s WHERE s.subject = $1 AND s.time >= $2 AND s.time < $3
+           AND extract(hour FROM s.time AT TIME ZONE 'Asia/Shanghai') NOT BETWEEN 5 AND 11) x
+       JOIN devices d ON d.id = x.device ORDER BY night, x.time DESC) n
+     WHERE community IS NOT NULL GROUP BY community",
 ];
 
 /// Sightings of a subject in a window at devices inside a polygon, oldest
