@@ -366,6 +366,31 @@ pub fn trajectory(
 
 /// [`trajectory`] over the sightings at devices `keep` accepts (the API
 /// keeps those in the caller's scope).
+/// The trajectory of the last `days` days of a subject's sightings that
+/// `keep` keeps, up to its latest sighting (or `now` when it has none):
+/// an archive's summary (footholds, frequented communities, activity by
+/// hour) describes where the subject was last seen, not an empty recent
+/// month.
+#[allow(clippy::too_many_arguments)]
+pub fn recent(
+    store: &RocksStore,
+    subject: &NodeRef,
+    days: i64,
+    now: Timestamp,
+    clock: &Clock,
+    params: &TrajectoryParams,
+    keep: &mut dyn FnMut(&DeviceId) -> Result<bool>,
+) -> Result<Trajectory> {
+    let all = (Timestamp(i64::MIN), Timestamp(i64::MAX));
+    let latest = timeline(store, subject, all.0, all.1, 1, true)?
+        .items
+        .first()
+        .map(|s| s.time);
+    let to = latest.map_or(now, |t| Timestamp(t.0 + 1));
+    let from = Timestamp(to.0 - days.clamp(1, 366) * Timestamp::MS_PER_DAY);
+    trajectory_where(store, subject, from, to, None, clock, params, keep)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn trajectory_where(
     store: &RocksStore,

@@ -101,14 +101,8 @@ pub struct QueryArgs {
     /// the same graph (`anju graph copy`): the graph workloads run there too.
     #[arg(long)]
     neo4j_config: Option<PathBuf>,
-    /// Queries per workload.
-    #[arg(long, default_value_t = 300)]
-    samples: usize,
-    /// Clients at once for the throughput pass.
-    #[arg(long, default_value_t = 4)]
-    workers: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    sampling: Sampling,
     /// Only these workloads (archive, trajectory, graph, text, tagging).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -124,8 +118,17 @@ pub struct HttpArgs {
     /// A bearer token (admin).
     #[arg(long)]
     token: String,
+    #[command(flatten)]
+    sampling: Sampling,
+}
+
+/// Which subjects are queried, and by how many clients at once.
+#[derive(Debug, Args)]
+pub struct Sampling {
+    /// Queries per workload (persons sampled with `--seed`).
     #[arg(long, default_value_t = 300)]
     samples: usize,
+    /// Clients at once for the throughput pass.
     #[arg(long, default_value_t = 4)]
     workers: usize,
     #[arg(long, default_value_t = 1)]
@@ -609,11 +612,11 @@ fn wanted(only: &[String], w: &str) -> bool {
 
 fn query(config: &Config, a: QueryArgs) -> Result<()> {
     let out = Out { common: &a.common };
-    let (repeats, workers) = (a.common.repeats, a.workers);
+    let (repeats, workers) = (a.common.repeats, a.sampling.workers);
     let store = RocksStore::open_read_only(&config.store_config())?;
     let persons = all_persons(&store)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
-    let sample: Vec<NodeRef> = (0..a.samples)
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.sampling.seed);
+    let sample: Vec<NodeRef> = (0..a.sampling.samples)
         .filter_map(|_| persons.choose(&mut rng).cloned())
         .collect();
     let end = data_end(&store)?;
@@ -866,18 +869,11 @@ fn archive_direct(e: &crate::server::Engine, id: &str) -> Result<usize> {
     n += timeline::timeline(store, &node, min, max, 21, true)?
         .items
         .len();
-    let latest = timeline::timeline(store, &node, min, max, 1, true)?
-        .items
-        .first()
-        .map(|s| s.time);
-    let to = latest.map_or(Timestamp(0), |t| Timestamp(t.0 + 1));
-    let from = Timestamp(to.0 - 30 * Timestamp::MS_PER_DAY);
-    let t = timeline::trajectory_where(
+    let t = timeline::recent(
         store,
         &node,
-        from,
-        to,
-        None,
+        30,
+        Timestamp(0),
         &e.clock,
         &e.config.trajectory_params(),
         &mut |_| Ok(true),
@@ -1203,24 +1199,30 @@ fn http(config: &Config, a: HttpArgs) -> Result<()> {
         let store = RocksStore::open_read_only(&config.store_config())?;
         all_persons(&store)?
     };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
-    let ids: Vec<String> = (0..a.samples)
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.sampling.seed);
+    let ids: Vec<String> = (0..a.sampling.samples)
         .filter_map(|_| persons.choose(&mut rng))
         .map(node_key)
         .collect();
     let open = || -> Result<reqwest::blocking::Client> { Ok(reqwest::blocking::Client::new()) };
-    let m = measure(&ids, a.workers, a.common.repeats, &open, &|c, id| {
-        let resp = c
-            .post(&a.url)
-            .bearer_auth(&a.token)
-            .json(&serde_json::json!({ "query": archive_query(id) }))
-            .send()?;
-        let v: serde_json::Value = resp.json()?;
-        if v.get("errors").is_some() {
-            bail!("archive of {id}: {v}");
-        }
-        Ok(1)
-    })?;
+    let m = measure(
+        &ids,
+        a.sampling.workers,
+        a.common.repeats,
+        &open,
+        &|c, id| {
+            let resp = c
+                .post(&a.url)
+                .bearer_auth(&a.token)
+                .json(&serde_json::json!({ "query": archive_query(id) }))
+                .send()?;
+            let v: serde_json::Value = resp.json()?;
+            if v.get("errors").is_some() {
+                bail!("archive of {id}: {v}");
+            }
+            Ok(1)
+        },
+    )?;
     out.latencies(
         "full person archive",
         "anju (GraphQL over HTTP)",

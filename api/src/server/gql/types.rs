@@ -1020,25 +1020,11 @@ impl Archive {
         let principal = ctx.principal().clone();
         Ok(blocking(ctx, move |e| {
             let store = e.store();
-            let latest = graph::timeline::timeline(
+            let t = graph::timeline::recent(
                 store,
                 &node,
-                Timestamp(i64::MIN),
-                Timestamp(i64::MAX),
-                1,
-                true,
-            )?
-            .items
-            .first()
-            .map(|s| s.time);
-            let to = latest.map_or(crate::server::engine::now(), |t| Timestamp(t.0 + 1));
-            let from = Timestamp(to.0 - days.clamp(1, 366) * 86_400_000);
-            let t = graph::timeline::trajectory_where(
-                store,
-                &node,
-                from,
-                to,
-                None,
+                days,
+                crate::server::engine::now(),
                 &e.clock,
                 &e.config.trajectory_params(),
                 &mut |d| principal.sees_at(e, store, d, &[&node]),
