@@ -1338,6 +1338,8 @@ impl FaceIndex {
         }
         s.generation = generation;
         s.log_end = LOG_HEADER + body.len() as u64;
+        // the old mapping is of the replaced file: the moved offsets are in this one
+        s.map = map_log(&s.log, s.log_end);
 
         s.log_items = s.live.len();
         s.log_dead = 0;

@@ -74,6 +74,8 @@ pub fn router_with(engine: Arc<Engine>, playground_token: Option<&str>) -> Route
         .route("/VIID/Faces", post(viid_faces))
         .route("/VIID/MotorVehicles", post(viid_vehicles))
         .layer(DefaultBodyLimit::max(limit))
+        // a declared length over the limit is refused before any of the body is read
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
