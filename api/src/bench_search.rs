@@ -38,7 +38,7 @@ pub struct FaceBenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "16,32,64,128,256,512,1024"
+        default_value = "16,24,32,48,64,96,128,192,256,320,384,512,768,1024"
     )]
     ef: Vec<usize>,
     /// With `--out`: the figure is QPS at the smallest swept ef reaching
@@ -422,6 +422,14 @@ pub fn bench_text(a: TextBenchArgs) -> Result<ExitCode> {
     }
     idx.commit("bench/end")?;
     let secs = t0.elapsed().as_secs_f64();
+    // as a bulk catch-up does (api::texts): one segment answers the queries
+    let (segments, t_merge) = (idx.segments(), Instant::now());
+    idx.merge_all()?;
+    say!(
+        "text: {segments} segments merged into {} in {:.1} s",
+        idx.segments(),
+        t_merge.elapsed().as_secs_f64()
+    );
     let size: u64 = std::fs::read_dir(&a.dir)?
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())

@@ -464,6 +464,10 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
     };
     let summary = pipeline::run(&files, &opts, &mut sink, &progress)?;
     let projection_error = sink.projection_error.take().or(projection_error);
+    if let Some(p) = &projector {
+        // the batches left several segments behind
+        //p.texts.settle()?;
+    }
     progress.bar.finish_and_clear();
     store.flush()?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@
 //! the last commit ended; a record indexed twice replaces its document.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use graph::RocksStore;
@@ -20,6 +21,8 @@ const STEP: usize = 20_000;
 #[derive(Debug)]
 pub struct Texts {
     pub index: TextIndex,
+    /// Records indexed since the index was last merged into one segment.
+    unmerged: AtomicU64,
 }
 
 /// A region's path from the top (province, city, district, …).
@@ -47,7 +50,7 @@ impl Texts {
     pub fn open(dir: &Path, writer_mb: usize) -> Result<Self> {
         let damage = match TextIndex::open(dir, writer_mb) {
             Ok(index) => match index.corrupt_files() {
-                Ok(bad) if bad.is_empty() => return Ok(Self { index }),
+                Ok(bad) if bad.is_empty() => return Ok(Self::with(index)),
                 Ok(bad) => format!("files that fail their checksums: {bad:?}"),
                 Err(e) => e.to_string(),
             },
@@ -65,10 +68,16 @@ impl Texts {
         );
         std::fs::remove_dir_all(dir)
             .with_context(|| format!("removing the damaged index at {}", dir.display()))?;
-        Ok(Self {
-            index: TextIndex::open(dir, writer_mb)
-                .with_context(|| format!("opening the full-text index at {}", dir.display()))?,
-        })
+        Ok(Self::with(TextIndex::open(dir, writer_mb).with_context(
+            || format!("opening the full-text index at {}", dir.display()),
+        )?))
+    }
+
+    fn with(index: TextIndex) -> Self {
+        Self {
+            index,
+            unmerged: AtomicU64::new(0),
+        }
     }
 
     /// Indexes the base records after the checkpoint; returns how many.
@@ -102,10 +111,30 @@ impl Texts {
             self.index.commit(&format!("base/{from}"))?;
         }
         // a bulk load (a first ingest, a rebuild) left a segment per step
-        if from - start >= STEP as u64 {
-            self.index.merge_all()?;
+        let unmerged = self.unmerged.fetch_add(from - start, Ordering::Relaxed) + from - start;
+        if from - start >= STEP as u64 || unmerged >= 50 * STEP as u64 {
+            self.merge()?;
         }
         Ok(from - start)
+    }
+
+    /// After a bulk load indexed batch by batch (`anju ingest`): when a
+    /// step's worth of records, or half the index, came in since the last
+    /// merge, the index is merged into one segment (tantivy's merge policy
+    /// leaves several, and every query walks each segment's dictionaries);
+    /// a small addition to a large index is left to the merge policy.
+    pub fn settle(&self) -> Result<()> {
+        let n = self.unmerged.load(Ordering::Relaxed);
+        if n >= STEP as u64 || n * 2 >= self.index.num_docs() {
+            self.merge()?;
+        }
+        Ok(())
+    }
+
+    fn merge(&self) -> Result<()> {
+        self.index.merge_all()?;
+        self.unmerged.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Forgets everything and indexes the store again.

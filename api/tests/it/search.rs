@@ -48,6 +48,10 @@ fn ingested_city(seed: u64, days: u32) -> (tempfile::TempDir, PathBuf, PathBuf) 
 #[test]
 fn the_city_is_findable_and_its_faces_are_one_archive_per_person() {
     let (_dir, data, store) = ingested_city(3, 3);
+    // indexed batch by batch, then merged: one segment answers
+    let text = search::TextIndex::open_reader(&store.join("search").join("text")).unwrap();
+    assert_eq!(text.segments(), 1, "the ingest's segments were merged");
+    drop(text);
 
     let p = first_of(&data, "person");
     let (id, name, phone) = (
