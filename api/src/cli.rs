@@ -466,7 +466,7 @@ fn ingest_cmd(config: &Config, paths: &[PathBuf], mode: ProgressMode) -> Result<
     let projection_error = sink.projection_error.take().or(projection_error);
     if let Some(p) = &projector {
         // the batches left several segments behind
-        //p.texts.settle()?;
+        p.texts.settle()?;
     }
     progress.bar.finish_and_clear();
     store.flush()?;

@@ -446,14 +446,29 @@ impl TextIndex {
     /// several times faster; later commits add segments that tantivy's
     /// merge policy folds in the background.
     pub fn merge_all(&self) -> TextResult<()> {
-        let ids = self.index.searchable_segment_ids()?;
-        if ids.len() > 1 {
-            let mut w = self.writer()?;
-            w.merge(&ids).wait()?;
-            w.garbage_collect_files().wait()?;
-            drop(w);
-            self.reader.reload()?;
+        let mut w = self.writer()?;
+        // a merge the merge policy started after the last commit may take
+        // some of the segments first: tantivy then refuses this one (an
+        // invalid argument), and the segments are listed again
+        let mut attempt = 0;
+        loop {
+            let ids = self.index.searchable_segment_ids()?;
+            if ids.len() <= 1 {
+                break;
+            }
+            match w.merge(&ids).wait() {
+                Ok(_) => break,
+                Err(tantivy::TantivyError::InvalidArgument(why)) if attempt < 20 => {
+                    tracing::debug!(why, "segments merged meanwhile; listing them again");
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        w.garbage_collect_files().wait()?;
+        drop(w);
+        self.reader.reload()?;
         Ok(())
     }
 
