@@ -13,6 +13,7 @@ use model::Feature;
 
 mod automata;
 mod face;
+mod facets;
 mod text;
 
 pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats, Quantisation};

@@ -41,7 +41,9 @@ use pinyin::ToPinyinMulti;
 
 use crate::automata::{AutomatonQuery, Glob, StrictPrefix};
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
+
+use crate::facets::FacetCounter;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
@@ -692,11 +694,13 @@ impl TextIndex {
             _ => vec!["region".to_owned()],
         };
         let region_root = facet(&region_root.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut fc = FacetCollector::for_field("facets");
-        for root in ["/kind", "/tag", "/community"] {
-            fc.add_facet(root);
-        }
-        fc.add_facet(region_root.clone());
+        let roots = [
+            facet(&["kind"]),
+            facet(&["tag"]),
+            facet(&["community"]),
+            region_root,
+        ];
+        let fc = FacetCounter::new("facets", &roots);
         // best score first, equal scores in the order of their keys' hash
         // (a column): pages are stable whatever the segment layout, and
         // only the page's hits read their key
@@ -719,24 +723,19 @@ impl TextIndex {
                 });
             }
         }
-        let leaf = |root: &str| -> Vec<(String, u64)> {
-            let mut v: Vec<(String, u64)> = counts
-                .get(root)
-                .map(|(fa, n)| {
-                    let s = fa.to_path_string();
-                    (s.rsplit('/').next().unwrap_or_default().to_owned(), n)
-                })
-                .collect();
+        let mut leaves = counts.into_iter().map(|root| {
+            let mut v: Vec<(String, u64)> = root.into_iter().collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             v
-        };
+        });
+        let mut leaf = || leaves.next().unwrap_or_default();
         Ok(TextResults {
             total,
             hits,
-            kinds: leaf("/kind"),
-            tags: leaf("/tag"),
-            communities: leaf("/community"),
-            regions: leaf(&region_root.to_path_string()),
+            kinds: leaf(),
+            tags: leaf(),
+            communities: leaf(),
+            regions: leaf(),
         })
     }
 }

@@ -1,0 +1,247 @@
+//! Facet counts over the matching documents only.
+//!
+//! tantivy's `FacetCollector` prepares every segment by streaming the whole
+//! facet dictionary (every kind, tag, community and region of the index) on
+//! each query, so a query matching one document costs as much as the index
+//! has facet values (~2 ms for 20,000 communities). This collector reads
+//! the facet ordinals of the matching documents and resolves each distinct
+//! ordinal once: the cost follows the hits, not the index.
+//!
+//! The counts are those of `FacetCollector` with the same roots: for each
+//! root, its children one level down, each document counted once per child.
+
+use std::collections::HashMap;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::fastfield::FacetReader;
+use tantivy::schema::Facet;
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+
+/// Counts the children of each root among the matching documents (no
+/// root may lie under another: a facet counts under the first root that
+/// holds it).
+pub(crate) struct FacetCounter {
+    field: String,
+    /// The roots' encoded paths (`\0`-separated; the root facet is empty).
+    roots: Vec<Vec<u8>>,
+}
+
+/// For each root (in the order given), its children's last path component
+/// and how many matching documents have a facet under them.
+pub(crate) type FacetCounts = Vec<HashMap<String, u64>>;
+
+impl FacetCounter {
+    pub(crate) fn new(field: &str, roots: &[Facet]) -> Self {
+        Self {
+            field: field.to_owned(),
+            roots: roots
+                .iter()
+                .map(|f| f.encoded_str().as_bytes().to_vec())
+                .collect(),
+        }
+    }
+}
+
+/// Not resolved yet / under no root.
+const UNSEEN: u32 = u32::MAX;
+const NONE: u32 = u32::MAX - 1;
+
+pub(crate) struct SegmentFacetCounter {
+    reader: FacetReader,
+    /// facet ordinal → index into the children (or UNSEEN / NONE)
+    ords: Vec<u32>,
+    met: Children,
+}
+
+/// The distinct children met in a segment, and their counts.
+struct Children {
+    roots: Vec<Vec<u8>>,
+    children: Vec<(usize, String)>,
+    counts: Vec<u64>,
+    by_child: HashMap<(usize, String), u32>,
+    facet: Facet,
+}
+
+impl Children {
+    /// The child (of some root) a facet ordinal falls under.
+    fn resolve(&mut self, reader: &FacetReader, ord: u64) -> u32 {
+        if reader.facet_from_ord(ord, &mut self.facet).is_err() {
+            return NONE;
+        }
+        let key = self.facet.encoded_str().as_bytes();
+        for (i, root) in self.roots.iter().enumerate() {
+            let rest = if root.is_empty() {
+                key
+            } else if key.len() > root.len() && key.starts_with(root) && key[root.len()] == 0 {
+                &key[root.len() + 1..]
+            } else {
+                continue;
+            };
+            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let child = String::from_utf8_lossy(&rest[..end]).into_owned();
+            let next = self.children.len() as u32;
+            let id = *self.by_child.entry((i, child.clone())).or_insert(next);
+            if id == next {
+                self.children.push((i, child));
+                self.counts.push(0);
+            }
+            return id;
+        }
+        NONE
+    }
+}
+
+impl Collector for FacetCounter {
+    type Fruit = FacetCounts;
+    type Child = SegmentFacetCounter;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFacetCounter> {
+        let reader = reader.facet_reader(&self.field)?;
+        let n = reader.num_facets();
+        Ok(SegmentFacetCounter {
+            reader,
+            ords: vec![UNSEEN; n],
+            met: Children {
+                roots: self.roots.clone(),
+                children: Vec::new(),
+                counts: Vec::new(),
+                by_child: HashMap::new(),
+                facet: Facet::root(),
+            },
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetCounts>) -> tantivy::Result<FacetCounts> {
+        let mut all: FacetCounts = vec![HashMap::new(); self.roots.len()];
+        for fruit in fruits {
+            for (root, counts) in fruit.into_iter().enumerate() {
+                for (child, n) in counts {
+                    *all[root].entry(child).or_insert(0) += n;
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentFacetCounter {
+    type Fruit = FacetCounts;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        // a document's ordinals are sorted, and the facets under one child
+        // are contiguous in that order: count a child once per document
+        let mut previous = NONE;
+        for ord in self.reader.facet_ords(doc) {
+            let mut id = self.ords[ord as usize];
+            if id == UNSEEN {
+                id = self.met.resolve(&self.reader, ord);
+                self.ords[ord as usize] = id;
+            }
+            if id != NONE && id != previous {
+                self.met.counts[id as usize] += 1;
+            }
+            previous = id;
+        }
+    }
+
+    fn harvest(self) -> FacetCounts {
+        let mut out: FacetCounts = vec![HashMap::new(); self.met.roots.len()];
+        for ((root, child), n) in self.met.children.into_iter().zip(self.met.counts) {
+            if n > 0 {
+                out[root].insert(child, n);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tantivy::collector::FacetCollector;
+    use tantivy::query::{AllQuery, Query, TermQuery};
+    use tantivy::schema::{FacetOptions, IndexRecordOption, STRING, Schema};
+    use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+
+    /// Facet paths of a document: drawn from a small tree, so documents
+    /// share children, have several under one child, or none under a root.
+    fn paths() -> impl Strategy<Value = Vec<String>> {
+        let one = prop_oneof![
+            (0..3u8).prop_map(|k| format!("/kind/k{k}")),
+            (0..4u8).prop_map(|t| format!("/tag/t{t}")),
+            (0..6u8).prop_map(|c| format!("/community/C{c}")),
+            (0..2u8, 0..3u8, 0..3u8)
+                .prop_map(|(a, b, c)| format!("/region/3{a}/3{a}0{b}/3{a}0{b}0{c}")),
+            (0..2u8).prop_map(|a| format!("/region/3{a}")),
+            Just("/community".to_owned()),
+        ];
+        prop::collection::vec(one, 0..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The same counts as tantivy's FacetCollector, over several
+        /// segments, for all documents and for those of one word.
+        #[test]
+        fn counts_as_the_facet_collector_does(
+            docs in prop::collection::vec((paths(), 0..3u8), 1..60),
+            commit_every in 1..20usize,
+        ) {
+            let mut sb = Schema::builder();
+            let facets = sb.add_facet_field("facets", FacetOptions::default());
+            let word = sb.add_text_field("word", STRING);
+            let index = Index::create_in_ram(sb.build());
+            let mut w: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+            for (i, (ps, wd)) in docs.iter().enumerate() {
+                let mut d = TantivyDocument::default();
+                for p in ps {
+                    d.add_facet(facets, Facet::from_text(p).unwrap());
+                }
+                d.add_text(word, format!("w{wd}"));
+                w.add_document(d).unwrap();
+                if (i + 1) % commit_every == 0 {
+                    w.commit().unwrap();
+                }
+            }
+            w.commit().unwrap();
+            let searcher = index.reader().unwrap().searcher();
+            let queries: Vec<Box<dyn Query>> = vec![
+                Box::new(AllQuery),
+                Box::new(TermQuery::new(Term::from_field_text(word, "w1"), IndexRecordOption::Basic)),
+            ];
+            let sets: [&[&str]; 3] = [
+                &["/kind", "/tag", "/community", "/region"],
+                &["/kind", "/tag", "/community", "/region/31"],
+                &["/"],
+            ];
+            for (q, roots) in queries.iter().flat_map(|q| sets.iter().map(move |r| (q, r))) {
+                let root_facets: Vec<Facet> = roots.iter().map(|r| Facet::from_text(r).unwrap()).collect();
+                let ours = searcher.search(q.as_ref(), &FacetCounter::new("facets", &root_facets)).unwrap();
+                for (i, r) in roots.iter().enumerate() {
+                    // one root per collector: it refuses nested roots
+                    let mut fc = FacetCollector::for_field("facets");
+                    fc.add_facet(*r);
+                    let theirs = searcher.search(q.as_ref(), &fc).unwrap();
+                    let expected: HashMap<String, u64> = theirs
+                        .get(r)
+                        .map(|(f, n)| {
+                            let s = f.to_path_string();
+                            (s.rsplit('/').next().unwrap_or_default().to_owned(), n)
+                        })
+                        .collect();
+                    prop_assert_eq!(&ours[i], &expected, "root {}", r);
+                }
+            }
+        }
+    }
+}
