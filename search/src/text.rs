@@ -43,7 +43,7 @@ use crate::automata::{AutomatonQuery, Glob, StrictPrefix};
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Count, TopDocs};
 
-use crate::facets::FacetCounter;
+use crate::facets::{FacetCounter, FacetTables};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
@@ -292,6 +292,8 @@ pub struct TextIndex {
     /// None when opened for reading only.
     writer: Option<Mutex<IndexWriter>>,
     f: Fields,
+    /// Each searched segment's facets, read once (see `facets`).
+    facet_tables: FacetTables,
 }
 
 impl std::fmt::Debug for TextIndex {
@@ -358,6 +360,7 @@ impl TextIndex {
             reader,
             writer,
             f,
+            facet_tables: FacetTables::default(),
         })
     }
 
@@ -468,9 +471,9 @@ impl TextIndex {
                 Err(e) => return Err(e.into()),
             }
         }
-        w.garbage_collect_files().wait()?;
-        drop(w);
+        // searches move to the merged segment, then the others' files go
         self.reader.reload()?;
+        w.garbage_collect_files().wait()?;
         Ok(())
     }
 
@@ -700,7 +703,13 @@ impl TextIndex {
             facet(&["community"]),
             region_root,
         ];
-        let fc = FacetCounter::new("facets", &roots);
+        let live: Vec<_> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        self.facet_tables.retain(&live);
+        let fc = FacetCounter::new("facets", &roots, &self.facet_tables);
         // best score first, equal scores in the order of their keys' hash
         // (a column): pages are stable whatever the segment layout, and
         // only the page's hits read their key
