@@ -112,20 +112,25 @@ impl Texts {
         }
         // a bulk load (a first ingest, a rebuild) left a segment per step
         let unmerged = self.unmerged.fetch_add(from - start, Ordering::Relaxed) + from - start;
-        if from - start >= STEP as u64 || unmerged >= 50 * STEP as u64 {
+        // and batch by batch: merged each time half the index is new (so
+        // merges grow geometrically and cost about one merge in all)
+        if from - start >= STEP as u64 || (unmerged > 0 && unmerged * 2 >= self.index.num_docs()) {
             self.merge()?;
         }
         Ok(from - start)
     }
 
-    /// After a bulk load indexed batch by batch (`anju ingest`): when a
-    /// step's worth of records, or half the index, came in since the last
-    /// merge, the index is merged into one segment (tantivy's merge policy
-    /// leaves several, and every query walks each segment's dictionaries);
-    /// a small addition to a large index is left to the merge policy.
+    /// After a load indexed batch by batch (`anju ingest`): the index is
+    /// merged into one segment (tantivy's merge policy leaves several, and
+    /// every query walks each segment's dictionaries) when anything came in
+    /// since the last merge — for an index of more than `SMALL` documents
+    /// only when a step's worth of records or half the index did (a small
+    /// addition to a large index is left to the merge policy).
     pub fn settle(&self) -> Result<()> {
+        const SMALL: u64 = 200_000;
         let n = self.unmerged.load(Ordering::Relaxed);
-        if n >= STEP as u64 || n * 2 >= self.index.num_docs() {
+        let docs = self.index.num_docs();
+        if n > 0 && (docs <= SMALL || n >= STEP as u64 || n * 2 >= docs) {
             self.merge()?;
         }
         Ok(())

@@ -21,18 +21,17 @@ use tantivy::index::SegmentId;
 use tantivy::schema::Facet;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-/// Each segment's facets (encoded paths, by ordinal), read once.
+/// A segment's facets: encoded paths, by ordinal.
+type Table = Arc<Vec<Box<[u8]>>>;
+
+/// Each segment's facets, read once.
 #[derive(Debug, Default)]
 pub(crate) struct FacetTables {
-    by_segment: Mutex<HashMap<SegmentId, Arc<Vec<Box<[u8]>>>>>,
+    by_segment: Mutex<HashMap<SegmentId, Table>>,
 }
 
 impl FacetTables {
-    fn table(
-        &self,
-        segment: SegmentId,
-        facets: &FacetReader,
-    ) -> tantivy::Result<Arc<Vec<Box<[u8]>>>> {
+    fn table(&self, segment: SegmentId, facets: &FacetReader) -> tantivy::Result<Table> {
         if let Some(t) = self.lock().get(&segment) {
             return Ok(Arc::clone(t));
         }
@@ -54,7 +53,7 @@ impl FacetTables {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<Vec<Box<[u8]>>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Table>> {
         self.by_segment.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -92,7 +91,7 @@ const NONE: u32 = u32::MAX - 1;
 
 pub(crate) struct SegmentFacetCounter {
     reader: FacetReader,
-    table: Arc<Vec<Box<[u8]>>>,
+    table: Table,
     /// facet ordinal → index into the children (or UNSEEN / NONE)
     ords: Vec<u32>,
     met: Children,
