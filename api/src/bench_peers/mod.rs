@@ -307,14 +307,7 @@ fn ingest(config: &Config, a: IngestArgs) -> Result<()> {
             projector: None,
             projection_error: None,
         });
-        ingest::pipeline::run(&base, &opts, &mut sink.inner, &NoProgress)?;
-        ingest::pipeline::run(&files, &opts, &mut sink, &NoProgress)?;
-        let (rate, p99) = sink.figures();
-        say!(
-            "anju run {r}: {:.0} events/s, ack p99 {p99:.1} ms ({} events)",
-            rate,
-            sink.events
-        );
+        let (rate, p99) = sink.run(&format!("anju run {r}"), &base, &files, &opts)?;
         anju.push(rate);
         anju_p99.push(p99);
         drop(sink);
@@ -324,14 +317,7 @@ fn ingest(config: &Config, a: IngestArgs) -> Result<()> {
         let mut client = pg::connect(&a.pg)?;
         pg::create_schema(&mut client)?;
         let mut sink = Timed::new(pg::PgSink::new(client));
-        ingest::pipeline::run(&base, &opts, &mut sink.inner, &NoProgress)?;
-        ingest::pipeline::run(&files, &opts, &mut sink, &NoProgress)?;
-        let (rate, p99) = sink.figures();
-        say!(
-            "postgresql run {r}: {:.0} events/s, ack p99 {p99:.1} ms ({} events)",
-            rate,
-            sink.events
-        );
+        let (rate, p99) = sink.run(&format!("postgresql run {r}"), &base, &files, &opts)?;
         peer.push(rate);
         peer_p99.push(p99);
     }
@@ -353,6 +339,27 @@ struct Timed<S> {
     ms: Vec<f64>,
     secs: f64,
     events: u64,
+}
+
+impl<S: ingest::RecordSink> Timed<S> {
+    /// Loads the registers untimed, then times the events; says and
+    /// returns events/s and the p99 ack latency.
+    fn run(
+        &mut self,
+        what: &str,
+        base: &[PathBuf],
+        files: &[PathBuf],
+        opts: &ingest::pipeline::Options,
+    ) -> Result<(f64, f64)> {
+        ingest::pipeline::run(base, opts, &mut self.inner, &NoProgress)?;
+        ingest::pipeline::run(files, opts, self, &NoProgress)?;
+        let (rate, p99) = self.figures();
+        say!(
+            "{what}: {rate:.0} events/s, ack p99 {p99:.1} ms ({} events)",
+            self.events
+        );
+        Ok((rate, p99))
+    }
 }
 
 impl<S> Timed<S> {
@@ -938,15 +945,7 @@ fn text(
     })?;
     let plates: Vec<String> = (0..sample.len())
         .filter_map(|_| plates.choose(rng))
-        .map(|p| {
-            let c: Vec<char> = p.chars().collect();
-            format!(
-                "{}{}*{}",
-                c[0],
-                c[1],
-                c[c.len().saturating_sub(3)..].iter().collect::<String>()
-            )
-        })
+        .map(|p| crate::bench_search::partial_plate(p))
         .collect();
     let pinyins: Vec<String> = names.iter().map(|n| pg::pinyin_of(n).0).collect();
     let dir = config.search_dir().join("text");
