@@ -4,7 +4,9 @@
 //! 1. **handles in**: `~…` handles in the query text and variables become
 //!    the identifiers they stand for (a masked caller can follow a ref);
 //! 2. **aliases**: a request with more aliased fields than
-//!    `server.max_aliases` is refused before it runs;
+//!    `server.max_aliases` is refused before it runs (a query text seen
+//!    before is not parsed again: its document comes from a bounded cache
+//!    shared by the schema's requests, and is checked the same way);
 //! 3. **roles**: every root field is looked up in [`scope::FIELDS`] and run
 //!    only when the caller's role may ([`crate::auth::Role::may`]); a field without a
 //!    row is refused for everyone;
@@ -16,6 +18,7 @@
 //!    appended to the audit log (with the records it returned) before the
 //!    response leaves; when that write fails, the response is withheld.
 
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -32,13 +35,36 @@ use super::engine::{Engine, now};
 use super::scope::{self, Principal};
 use crate::auth::Auth;
 
-/// The extension's factory (one [`GuardExt`] per request).
-#[derive(Debug, Clone, Copy)]
-pub struct Guard;
+/// Query texts whose parsed documents are kept (clients and dashboards send
+/// the same few texts again and again: parsing was ~12% of the CPU of a full
+/// archive request).
+const PARSED_KEPT: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+/// Longer texts are parsed each time (the cache's memory stays small).
+const PARSED_MAX_LEN: usize = 16 << 10;
+
+type Parsed = Arc<Mutex<lru::LruCache<String, ExecutableDocument>>>;
+
+/// The extension's factory (one [`GuardExt`] per request), holding what the
+/// requests share: the parsed documents of recent query texts.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    parsed: Parsed,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            parsed: Arc::new(Mutex::new(lru::LruCache::new(PARSED_KEPT))),
+        }
+    }
+}
 
 impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExt::default())
+        Arc::new(GuardExt {
+            seen: Mutex::default(),
+            parsed: Arc::clone(&self.parsed),
+        })
     }
 }
 
@@ -51,9 +77,14 @@ struct Seen {
     personal: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GuardExt {
     seen: Mutex<Seen>,
+    parsed: Parsed,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn principal<'a>(ctx: &'a ExtensionContext<'_>) -> std::borrow::Cow<'a, Principal> {
@@ -105,7 +136,24 @@ impl Extension for GuardExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        // the text after the handles were resolved: the same text is the
+        // same document
+        let kept = query.len() <= PARSED_MAX_LEN;
+        let cached = if kept {
+            lock(&self.parsed).get(query).cloned()
+        } else {
+            None
+        };
+        let doc = match cached {
+            Some(doc) => doc,
+            None => {
+                let doc = next.run(ctx, query, variables).await?;
+                if kept {
+                    lock(&self.parsed).put(query.to_owned(), doc.clone());
+                }
+                doc
+            }
+        };
         let max = engine(ctx).map_or(32, |e| e.config.server.max_aliases);
         let n = count_aliases(&doc);
         if n > max {

@@ -1118,6 +1118,37 @@ fn the_audit_log_records_personal_reads_and_detects_tampering() {
 }
 
 #[test]
+fn a_query_text_sent_again_is_checked_and_audited_the_same() {
+    // the second time, the document comes from the guard's parsed cache
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |_| {});
+    let p = w.ins["P"].clone();
+    let q = format!(r#"query Again {{ person(id: "{p}") {{ ref }} }}"#);
+    let first = w.data("o", &q);
+    assert_eq!(w.data("o", &q), first);
+    let v = w.data("x", "{ auditLog(first: 20) { operation who } }");
+    let again = v["auditLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "query Again" && e["who"] == "officer-a")
+        .count();
+    assert_eq!(again, 2, "{v:#}");
+    // an alias bomb is refused every time it comes, not only when parsed
+    let many: String = (0..40).map(|i| format!("a{i}: status ")).collect();
+    for _ in 0..2 {
+        let v = w.run("o", &format!("{{ {many} }}"));
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("aliased"),
+            "{v:#}"
+        );
+    }
+}
+
+#[test]
 fn region_collision_finds_the_planted_subjects_with_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path(), |_| {});

@@ -40,7 +40,7 @@ pub type AnjuSchema = Schema<Query, Mutation, Subscription>;
 pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
     let s = &engine.config.server;
     let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .extension(super::guard::Guard)
+        .extension(super::guard::Guard::default())
         .limit_depth(s.max_depth)
         .limit_complexity(s.max_complexity);
     if !s.introspection || s.production {
