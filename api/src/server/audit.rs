@@ -12,6 +12,8 @@ use model::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::lock;
+
 const ENTRY: &[u8] = b"audit/e/";
 const ANCHOR: &[u8] = b"audit/anchor";
 /// The hash before the first entry.
@@ -239,10 +241,6 @@ impl AuditLog {
         store.app_write(&writes)?;
         Ok(doomed.len())
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn anchor(store: &RocksStore) -> graph::Result<Option<Anchor>> {

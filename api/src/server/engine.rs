@@ -22,6 +22,7 @@ use model::{
 use tokio::sync::broadcast;
 
 use super::alerts::{self, Alert, NewAlert, WatchList};
+use super::lock;
 use crate::config::Config;
 use crate::graphs::Projector;
 
@@ -29,10 +30,6 @@ const RULES_CHECKPOINT: &[u8] = b"rules/checkpoint";
 
 pub fn now() -> Timestamp {
     Timestamp(chrono::Utc::now().timestamp_millis())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A community's place and its register counts (persons by household type

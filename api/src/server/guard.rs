@@ -32,6 +32,7 @@ use futures_util::stream::BoxStream;
 
 use super::audit::NewEntry;
 use super::engine::{Engine, now};
+use super::lock;
 use super::scope::{self, Principal};
 use crate::auth::Auth;
 
@@ -83,10 +84,6 @@ pub struct GuardExt {
     parsed: Parsed,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn principal<'a>(ctx: &'a ExtensionContext<'_>) -> std::borrow::Cow<'a, Principal> {
     match ctx.data_opt::<Principal>() {
         Some(p) => std::borrow::Cow::Borrowed(p),
@@ -122,7 +119,7 @@ impl Extension for GuardExt {
                 Variables::from_value(map_strings(vars, &mut |s| decode_handles(auth, s)));
         }
         {
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let mut seen = lock(&self.seen);
             seen.query = request.query.chars().take(8_192).collect();
             seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
         }
@@ -162,7 +159,7 @@ impl Extension for GuardExt {
                 None,
             ));
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = lock(&self.seen);
         if let Some((name, op)) = doc.operations.iter().next() {
             let ty = match op.node.ty {
                 OperationType::Query => "query",
@@ -188,7 +185,7 @@ impl Extension for GuardExt {
             let field = info.name;
             match scope::access(info.parent_type, field) {
                 Some(a) if p.role.may(a) => {
-                    let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut seen = lock(&self.seen);
                     seen.fields.push(field.to_owned());
                     seen.personal |= a.personal();
                 }
@@ -213,7 +210,7 @@ impl Extension for GuardExt {
         let p = principal(ctx).into_owned();
         let Some(e) = engine(ctx) else { return resp };
         let entry = {
-            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = lock(&self.seen);
             seen.personal.then(|| NewEntry {
                 who: p.name.clone(),
                 role: p.role.as_str().to_owned(),

@@ -27,7 +27,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
+
 pub use engine::Engine;
+
+/// A mutex's guard, taken even when a holder panicked (the server's
+/// locks ignore poisoning: the data is used as that holder left it).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Serves until Ctrl-C or SIGTERM, then stops the projector and flushes.
 pub fn serve(
