@@ -6,8 +6,12 @@
 //! tags as facets, and the searchable text as index terms:
 //!
 //! * `name` / `text`: Chinese words (jieba) for names and for addresses and
-//!   categories; `chars`: every character of both, so a single character or
-//!   an unsegmented fragment still finds;
+//!   categories; `chars`: every character of both, so a single character
+//!   still finds; `bigrams`: every two adjacent characters of both, so an
+//!   unsegmented fragment finds as all its pairs (a million names and
+//!   addresses share every common character thousands of times, but few
+//!   pairs: intersecting the pairs of `冯杰明` reads hundreds of postings
+//!   where its characters read tens of thousands);
 //! * `pinyin`: full pinyin and initials of names (`zhangwei`, `zw`), with
 //!   the readings of heteronyms (capped);
 //! * `ident`, `ident_rev`: identifiers (identity numbers, phones, plates,
@@ -15,6 +19,10 @@
 //!   reversed, for full, prefix, suffix, masked and wildcard matches (a
 //!   wildcard term is walked from its longer literal end: forwards from a
 //!   prefix, over the reversed terms from a suffix);
+//! * `ident_rev_cjk`: the reversed identifiers that hold a Chinese
+//!   character (plates), walked instead of `ident_rev` by a wildcard term
+//!   that holds one: `苏J*869` walks the plates ending in `869`, not every
+//!   identity number and phone that does;
 //! * `ident_sub`: the fragments of short identifiers (≤ 12 characters)
 //!   that hold a letter and a digit — a plate's `B123`, `浙B1` — so a plate
 //!   fragment is one term, not a walk over every identifier.
@@ -31,8 +39,9 @@
 //! (≥ 4 digits); in a term `*` stands for any run of characters and `?`
 //! for exactly one (`3301*1234`, `138????5678`, `浙B*2345`, `*2345`);
 //! Latin letters match pinyin (full, prefix, initials, one typo for longer
-//! ones) and identifiers; Chinese matches words of names and text and, all
-//! characters present, single characters.
+//! ones) and identifiers; Chinese matches words of names and text and, as
+//! a fragment (every two adjacent characters present), any part of them; a
+//! lone character matches wherever it is.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -145,9 +154,12 @@ struct Fields {
     name: Field,
     text: Field,
     chars: Field,
+    bigrams: Field,
     pinyin: Field,
     ident: Field,
     ident_rev: Field,
+    /// The reversed identifiers holding a CJK character (plates).
+    ident_rev_cjk: Field,
     /// Fragments of short identifiers with letters and digits (plates):
     /// every substring holding both, so a fragment is one term.
     ident_sub: Field,
@@ -172,9 +184,11 @@ fn schema() -> (Schema, Fields) {
         name: sb.add_text_field("name", words("jieba")),
         text: sb.add_text_field("text", words("jieba")),
         chars: sb.add_text_field("chars", words("chars")),
+        bigrams: sb.add_text_field("bigrams", words("bigrams")),
         pinyin: sb.add_text_field("pinyin", STRING),
         ident: sb.add_text_field("ident", STRING),
         ident_rev: sb.add_text_field("ident_rev", STRING),
+        ident_rev_cjk: sb.add_text_field("ident_rev_cjk", STRING),
         ident_sub: sb.add_text_field("ident_sub", STRING),
     };
     (sb.build(), f)
@@ -343,6 +357,11 @@ impl TextIndex {
                 .filter(LowerCaser)
                 .build();
         index.tokenizers().register("chars", chars);
+        let bigrams =
+            TextAnalyzer::builder(NgramTokenizer::new(2, 2, false).map_err(|e| open_err(&e))?)
+                .filter(LowerCaser)
+                .build();
+        index.tokenizers().register("bigrams", bigrams);
         let jieba = TextAnalyzer::builder(tantivy_jieba::JiebaTokenizer::new())
             .filter(LowerCaser)
             .build();
@@ -402,6 +421,7 @@ impl TextIndex {
         for n in &doc.names {
             d.add_text(f.name, n);
             d.add_text(f.chars, n);
+            d.add_text(f.bigrams, n);
             for p in pinyin_forms(n, 8) {
                 d.add_text(f.pinyin, p);
             }
@@ -409,11 +429,16 @@ impl TextIndex {
         for t in doc.text.iter().chain(&doc.tags) {
             d.add_text(f.text, t);
             d.add_text(f.chars, t);
+            d.add_text(f.bigrams, t);
         }
         for i in &doc.idents {
             let n = normalise_ident(i);
             if !n.is_empty() {
-                d.add_text(f.ident_rev, n.chars().rev().collect::<String>());
+                let rev: String = n.chars().rev().collect();
+                if n.chars().any(is_cjk) {
+                    d.add_text(f.ident_rev_cjk, &rev);
+                }
+                d.add_text(f.ident_rev, rev);
                 for frag in fragments(&n) {
                     d.add_text(f.ident_sub, frag);
                 }
@@ -538,8 +563,15 @@ impl TextIndex {
                 cs.take_while(|c| *c != '*' && *c != '?').count()
             };
             let (head, tail) = (run(&mut pattern.chars()), run(&mut pattern.chars().rev()));
+            // only an identifier holding a Chinese character can match a
+            // pattern that holds one
             let (field, pattern) = if tail >= head {
-                (f.ident_rev, pattern.chars().rev().collect())
+                let field = if pattern.chars().any(is_cjk) {
+                    f.ident_rev_cjk
+                } else {
+                    f.ident_rev
+                };
+                (field, pattern.chars().rev().collect())
             } else {
                 (f.ident, pattern)
             };
@@ -589,7 +621,7 @@ impl TextIndex {
             }
         }
         if has_cjk {
-            // words (jieba) rank; all characters present also finds
+            // words (jieba) rank; a fragment (its pairs present) also finds
             let mut words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             let mut analyzer = self
                 .index
@@ -605,14 +637,23 @@ impl TextIndex {
                 words.push((Occur::Should, boost(term(f.name, &w), 4.0)));
                 words.push((Occur::Should, term(f.text, &w)));
             }
-            let chars: Vec<(Occur, Box<dyn Query>)> = text
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .map(|c| (Occur::Must, term(f.chars, &c.to_lowercase().to_string())))
-                .collect();
+            // each run of letters and digits: its pairs (a lone character:
+            // itself)
+            let mut present: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for run in text.split(|c: char| !c.is_alphanumeric()) {
+                let cs: Vec<String> = run.chars().map(|c| c.to_lowercase().collect()).collect();
+                match cs.as_slice() {
+                    [] => {}
+                    [one] => present.push((Occur::Must, term(f.chars, one))),
+                    _ => present.extend(
+                        cs.windows(2)
+                            .map(|w| (Occur::Must, term(f.bigrams, &w.concat()))),
+                    ),
+                }
+            }
             let mut both: Vec<(Occur, Box<dyn Query>)> = vec![(
                 Occur::Must,
-                Box::new(BooleanQuery::new(chars)) as Box<dyn Query>,
+                Box::new(BooleanQuery::new(present)) as Box<dyn Query>,
             )];
             if !words.is_empty() {
                 both.push((Occur::Should, Box::new(BooleanQuery::new(words))));
@@ -896,8 +937,16 @@ mod tests {
         assert_eq!(keys(&s("*B123*")), ["vehicle:浙B12345"]);
         assert_eq!(s("*B124*").total, 0);
         assert_eq!(s("浙A*2345").total, 0);
+        // a wildcard holding a Chinese character walks the plates only; one
+        // without walks every identifier
+        assert_eq!(s("*5678").total, 2, "an identity number and a phone");
+        assert_eq!(s("浙B*5678").total, 0);
+        assert_eq!(s("浙*345").total, 1);
         // addresses and tags
         assert_eq!(keys(&s("阳光小区 501")), ["house:h1"]);
+        // a fragment across words: its adjacent pairs, in order
+        assert_eq!(keys(&s("三路阳光")), ["house:h1"]);
+        assert_eq!(s("光阳").total, 0, "both characters, not as a pair");
         assert_eq!(keys(&s("独居老人")), ["person:4"]);
         assert_eq!(s("没有这个人").total, 0);
         assert!(idx.search(&q("  ")).is_err());
