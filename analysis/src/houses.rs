@@ -314,7 +314,7 @@ pub fn gathering_points(
 ) -> Vec<Finding> {
     /// The days, passes and persons of a house's gatherings.
     type Seen<'a> = (
-        BTreeSet<NaiveDate>,
+        BTreeSet<crate::profile::Day>,
         BTreeSet<&'a str>,
         BTreeSet<&'a NodeRef>,
     );

@@ -5,8 +5,62 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use model::{CommunityId, Direction, NodeRef, PersonId};
 
-use crate::profile::{Profiles, Resident, Seen, Window};
+use crate::profile::{Day, Profiles, Resident, Seen, Window};
 use crate::{Finding, MAX_EVIDENCE, params};
+
+/// How many different days. Sightings come oldest first, so their days
+/// come in order and are counted in one pass without allocating; out of
+/// order (a zone turning its clocks back over midnight), by sorting.
+pub(crate) fn distinct(days: impl Iterator<Item = Day> + Clone) -> u32 {
+    let mut n = 0;
+    let mut last = None;
+    for d in days.clone() {
+        match last {
+            Some(l) if d == l => {}
+            Some(l) if d < l => {
+                let mut all: Vec<Day> = days.collect();
+                all.sort_unstable();
+                all.dedup();
+                return all.len() as u32;
+            }
+            _ => {
+                n += 1;
+                last = Some(d);
+            }
+        }
+    }
+    n
+}
+
+/// The days on which at least `share` of the sightings were at night, for
+/// (day, at night) in the order seen (by sorting when out of order, as
+/// [`distinct`]).
+fn mostly_night_days(seen: impl Iterator<Item = (Day, bool)> + Clone, share: f64) -> u32 {
+    let mostly = |all: u32, night: u32| f64::from(night) >= share * f64::from(all);
+    let (mut days, mut day, mut all, mut night) = (0, None, 0u32, 0u32);
+    for (d, at_night) in seen.clone() {
+        match day {
+            Some(x) if x == d => {}
+            Some(x) if d < x => {
+                let mut v: Vec<(Day, bool)> = seen.collect();
+                v.sort_unstable();
+                return v
+                    .chunk_by(|a, b| a.0 == b.0)
+                    .filter(|g| mostly(g.len() as u32, g.iter().filter(|x| x.1).count() as u32))
+                    .count() as u32;
+            }
+            Some(_) => {
+                days += u32::from(mostly(all, night));
+                (all, night) = (0, 0);
+                day = Some(d);
+            }
+            None => day = Some(d),
+        }
+        all += 1;
+        night += u32::from(at_night);
+    }
+    days + u32::from(day.is_some() && mostly(all, night))
+}
 
 fn evidence<'a>(seen: impl DoubleEndedIterator<Item = &'a Seen>) -> Vec<String> {
     let mut v: Vec<String> = seen
@@ -18,7 +72,10 @@ fn evidence<'a>(seen: impl DoubleEndedIterator<Item = &'a Seen>) -> Vec<String> 
     v
 }
 
-fn in_window<'a>(seen: &'a [Seen], w: &'a Window) -> impl DoubleEndedIterator<Item = &'a Seen> {
+fn in_window<'a>(
+    seen: &'a [Seen],
+    w: &'a Window,
+) -> impl DoubleEndedIterator<Item = &'a Seen> + Clone {
     seen.iter().filter(move |s| w.contains(s.time))
 }
 
@@ -30,18 +87,10 @@ pub fn nocturnal(
     w: &Window,
     p: &params::Nocturnal,
 ) -> Option<Finding> {
-    let mut per_day: BTreeMap<chrono::NaiveDate, (u32, u32)> = BTreeMap::new();
-    for s in in_window(seen, w) {
-        let d = per_day.entry(w.day_of(s.time)).or_default();
-        d.0 += 1;
-        if w.clock.is_night(s.time) {
-            d.1 += 1;
-        }
-    }
-    let days = per_day
-        .values()
-        .filter(|(all, night)| f64::from(*night) >= p.night_share * f64::from(*all))
-        .count() as u32;
+    let days = mostly_night_days(
+        in_window(seen, w).map(|s| (w.day_of(s.time), w.is_night(s.time))),
+        p.night_share,
+    );
     (days >= p.min_days).then(|| {
         let model = if matches!(subject, NodeRef::Vehicle(_)) {
             "vehicle_nocturnal"
@@ -53,7 +102,7 @@ pub fn nocturnal(
             subject.clone(),
             w,
             f64::from(days) / f64::from(p.window_days),
-            evidence(in_window(seen, w).filter(|s| w.clock.is_night(s.time))),
+            evidence(in_window(seen, w).filter(|s| w.is_night(s.time))),
             format!(
                 "mostly seen at night on {days} of the last {} days",
                 p.window_days
@@ -74,15 +123,15 @@ pub fn frequent_night_outs(
     p: &params::FrequentNightOuts,
 ) -> Option<Finding> {
     let out_at_night = |s: &Seen| {
-        w.clock.is_night(s.time)
+        w.is_night(s.time)
             && (s.direction == Some(Direction::Out)
                 || (!homes.is_empty() && s.community.as_ref().is_some_and(|c| !homes.contains(c))))
     };
-    let nights: BTreeSet<chrono::NaiveDate> = in_window(seen, w)
-        .filter(|s| out_at_night(s))
-        .filter_map(|s| w.clock.night_of(s.time))
-        .collect();
-    let n = nights.len() as u32;
+    let n = distinct(
+        in_window(seen, w)
+            .filter(|s| out_at_night(s))
+            .filter_map(|s| w.night_of(s.time)),
+    );
     (n >= p.min_nights).then(|| {
         Finding::new(
             "frequent_night_outs",
@@ -135,10 +184,7 @@ pub fn reclusive(
     w: &Window,
     p: &params::Reclusive,
 ) -> Option<Finding> {
-    let days: BTreeSet<chrono::NaiveDate> = in_window(seen, w)
-        .map(|s| w.clock.local_date(s.time))
-        .collect();
-    let n = days.len() as u32;
+    let n = distinct(in_window(seen, w).map(|s| w.local_day(s.time)));
     (n <= p.max_days).then(|| {
         Finding::new(
             "reclusive",
@@ -238,10 +284,7 @@ pub fn unregistered_resident(
     w: &Window,
     p: &params::UnregisteredResident,
 ) -> Option<Finding> {
-    let mut per: BTreeMap<
-        &CommunityId,
-        (BTreeSet<chrono::NaiveDate>, BTreeSet<chrono::NaiveDate>),
-    > = BTreeMap::new();
+    let mut per: BTreeMap<&CommunityId, (BTreeSet<Day>, BTreeSet<Day>)> = BTreeMap::new();
     for s in in_window(seen, w) {
         let Some(c) = s.community.as_ref().filter(|c| !homes.contains(*c)) else {
             continue;
@@ -250,7 +293,7 @@ pub fn unregistered_resident(
         // a night belongs to the day it began: out at 23:00, back at 01:00
         // is one day
         e.0.insert(w.day_of(s.time));
-        if let Some(n) = w.clock.night_of(s.time) {
+        if let Some(n) = w.night_of(s.time) {
             e.1.insert(n);
         }
     }
@@ -265,7 +308,7 @@ pub fn unregistered_resident(
         days.len() as f64 / f64::from(p.window_days),
         evidence(
             in_window(seen, w)
-                .filter(|s| s.community.as_ref() == Some(c) && w.clock.is_night(s.time)),
+                .filter(|s| s.community.as_ref() == Some(c) && w.is_night(s.time)),
         ),
         format!(
             "seen in {} on {} days, {} nights, not registered there",
@@ -435,13 +478,13 @@ pub fn not_home_overnight(
             .rfind(|s| s.time < gone_from)
             .is_some_and(|s| s.direction == Some(Direction::Out));
         if run >= p.min_nights && regular >= p.regular_nights && left {
-            let w = Window {
-                from: clock
+            let w = Window::new(
+                clock
                     .from_local(nights[start].and_hms_opt(12, 0, 0).unwrap_or_default())
                     .ok()?,
-                to: night_end(nights[i - 1])?,
+                night_end(nights[i - 1])?,
                 clock,
-            };
+            );
             let last_seen = seen.iter().rfind(|s| s.time < w.from);
             return Some(Finding::new(
                 model,
@@ -492,11 +535,8 @@ pub fn run(
     let unreg = Window::last_days(to, p.unregistered_resident.window_days, clock);
     let night_ret = Window::last_days(to, p.vehicle_night_return.window_days, clock);
     let muck = Window::last_days(to, p.vehicle_muck.window_days, clock);
-    let all = Window {
-        from: model::Timestamp(i64::MIN),
-        to,
-        clock,
-    };
+    let all = Window::new(model::Timestamp(i64::MIN), to, clock);
+    let origin = Window::last_days(to, p.high_risk_origin.window_days, clock);
     let no_categories = Vec::new();
     for (subject, seen) in &profiles.by_subject {
         // a subject not seen since the last job, without an active tag, was
@@ -596,7 +636,7 @@ pub fn run(
                 out.extend(crate::key::high_risk_origin(
                     subject,
                     seen,
-                    &Window::last_days(to, p.high_risk_origin.window_days, clock),
+                    &origin,
                     &p.high_risk_origin,
                 ));
             }
@@ -745,6 +785,30 @@ mod tests {
 
     fn clock() -> Clock {
         Clock::new(chrono_tz::Asia::Shanghai)
+    }
+
+    proptest::proptest! {
+        /// One pass over days in order counts as sorting does, and days
+        /// out of order are counted right too.
+        #[test]
+        fn day_counts_are_those_of_sorting(
+            mut v in proptest::collection::vec((0i32..6, proptest::bool::ANY), 0..30),
+            sorted in proptest::bool::ANY,
+        ) {
+            if sorted {
+                v.sort_by_key(|x| x.0);
+            }
+            let days: BTreeSet<Day> = v.iter().map(|x| x.0).collect();
+            proptest::prop_assert_eq!(distinct(v.iter().map(|x| x.0)), days.len() as u32);
+            let mut per: BTreeMap<Day, (u32, u32)> = BTreeMap::new();
+            for (d, n) in &v {
+                let e = per.entry(*d).or_default();
+                e.0 += 1;
+                e.1 += u32::from(*n);
+            }
+            let want = per.values().filter(|(a, n)| f64::from(*n) >= 0.5 * f64::from(*a)).count();
+            proptest::prop_assert_eq!(mostly_night_days(v.iter().copied(), 0.5), want as u32);
+        }
     }
 
     /// A sighting on local `day` (of October 2026) at `hh:mm`.

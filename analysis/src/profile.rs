@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use graph::RocksStore;
 use model::{
     BaseKind, BaseRecord, Clock, CommunityId, DeviceId, EventId, EventKind, NodeRef, PersonId,
@@ -27,21 +27,41 @@ pub struct Seen {
 }
 
 /// A window `[from, to)` and the clock that names its days and nights.
+///
+/// Its days and nights are read by arithmetic when the zone keeps one
+/// offset all through the window (the usual case: a zone lookup and a date
+/// per sighting were most of a tagging job); across an offset change, by
+/// the clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub from: Timestamp,
     pub to: Timestamp,
     pub clock: Clock,
+    /// The zone's offset from UTC (ms) when it is the same all through.
+    fixed_offset: Option<i64>,
 }
 
+/// A local calendar day as a number: days from the Common Era, as
+/// [`NaiveDate::num_days_from_ce`] counts them.
+pub type Day = i32;
+
+const MS_PER_DAY: i64 = 86_400_000;
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const UNIX_EPOCH_DAY: i64 = 719_163;
+
 impl Window {
-    /// The last `days` local days up to `to`.
-    pub fn last_days(to: Timestamp, days: u32, clock: Clock) -> Self {
+    pub fn new(from: Timestamp, to: Timestamp, clock: Clock) -> Self {
         Self {
-            from: Timestamp(to.0 - i64::from(days) * 86_400_000),
+            from,
             to,
             clock,
+            fixed_offset: fixed_offset(from, to, &clock),
         }
+    }
+
+    /// The last `days` local days up to `to`.
+    pub fn last_days(to: Timestamp, days: u32, clock: Clock) -> Self {
+        Self::new(Timestamp(to.0 - i64::from(days) * MS_PER_DAY), to, clock)
     }
 
     /// The data (starting at `data_from`) covers the window: they start on
@@ -55,13 +75,83 @@ impl Window {
         t >= self.from && t < self.to
     }
 
+    /// The local day of an instant (its calendar date).
+    pub fn local_day(&self, t: Timestamp) -> Day {
+        match self.local_ms(t) {
+            Some(ms) => (ms.div_euclid(MS_PER_DAY) + UNIX_EPOCH_DAY) as Day,
+            None => self.clock.local_date(t).num_days_from_ce(),
+        }
+    }
+
+    /// Whether an instant is in the night window.
+    pub fn is_night(&self, t: Timestamp) -> bool {
+        match self.local_time(t) {
+            Some(time) => self.clock.night.contains(time),
+            None => self.clock.is_night(t),
+        }
+    }
+
+    /// The night an instant belongs to, named by the day it began on
+    /// ([`Clock::night_of`]); `None` by day.
+    pub fn night_of(&self, t: Timestamp) -> Option<Day> {
+        let Some(time) = self.local_time(t) else {
+            return self.clock.night_of(t).map(|d| d.num_days_from_ce());
+        };
+        let night = &self.clock.night;
+        if !night.contains(time) {
+            return None;
+        }
+        let day = self.local_day(t);
+        Some(if night.start > night.end && time < night.end {
+            day - 1
+        } else {
+            day
+        })
+    }
+
     /// The activity day of a sighting: its night (named by the date the
     /// night began) when at night, else its local date.
-    pub fn day_of(&self, t: Timestamp) -> NaiveDate {
-        self.clock
-            .night_of(t)
-            .unwrap_or_else(|| self.clock.local_date(t))
+    pub fn day_of(&self, t: Timestamp) -> Day {
+        self.night_of(t).unwrap_or_else(|| self.local_day(t))
     }
+
+    /// Milliseconds of local time since the Unix epoch, when the offset is
+    /// fixed and `t` in the window.
+    fn local_ms(&self, t: Timestamp) -> Option<i64> {
+        let off = self.fixed_offset?;
+        self.contains(t).then(|| t.0 + off)
+    }
+
+    fn local_time(&self, t: Timestamp) -> Option<chrono::NaiveTime> {
+        let ms = self.local_ms(t)?.rem_euclid(MS_PER_DAY);
+        chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+            (ms / 1000) as u32,
+            (ms % 1000) as u32 * 1_000_000,
+        )
+    }
+}
+
+/// The zone's offset (ms) when it is the same at both ends of `[from, to)`
+/// and every six hours between (no zone keeps an offset for less); `None`
+/// for a window of more than a year.
+fn fixed_offset(from: Timestamp, to: Timestamp, clock: &Clock) -> Option<i64> {
+    use chrono::Offset;
+    const STEP: i64 = 6 * 3_600_000;
+    if to.0 <= from.0 || to.0 - from.0 > 366 * MS_PER_DAY {
+        return None;
+    }
+    let offset = |t: i64| {
+        i64::from(clock.to_local(Timestamp(t)).offset().fix().local_minus_utc()) * 1000
+    };
+    let first = offset(from.0);
+    let mut t = from.0;
+    while t < to.0 {
+        t = (t + STEP).min(to.0);
+        if offset(t) != first {
+            return None;
+        }
+    }
+    Some(first)
 }
 
 /// Every sighting in the scanned window, per subject, oldest first.
@@ -451,4 +541,66 @@ pub fn data_span(store: &RocksStore) -> graph::Result<Option<(Timestamp, Timesta
         }
     }
     Ok(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+    use model::NightWindow;
+    use proptest::prelude::*;
+
+    const ZONES: [chrono_tz::Tz; 4] = [
+        chrono_tz::Asia::Shanghai,
+        chrono_tz::Europe::Berlin,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Lord_Howe,
+    ];
+
+    proptest! {
+        /// Days and nights read by arithmetic are the clock's, in zones
+        /// with and without offset changes, with windows across them.
+        #[test]
+        fn a_windows_days_and_nights_are_the_clocks(
+            zone in 0..ZONES.len(),
+            from in 1_577_836_800_000i64..1_893_456_000_000,
+            days in 1u32..60,
+            at in 0.0f64..1.0,
+            start_min in 0u32..1440,
+            end_min in 0u32..1440,
+        ) {
+            let hm = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap();
+            let clock = Clock {
+                tz: ZONES[zone],
+                night: NightWindow { start: hm(start_min), end: hm(end_min) },
+            };
+            let to = Timestamp(from + i64::from(days) * MS_PER_DAY);
+            let w = Window::last_days(to, days, clock);
+            let t = Timestamp(from + ((to.0 - from) as f64 * at) as i64);
+            prop_assert_eq!(w.local_day(t), clock.local_date(t).num_days_from_ce());
+            prop_assert_eq!(w.is_night(t), clock.is_night(t));
+            prop_assert_eq!(w.night_of(t), clock.night_of(t).map(|d| d.num_days_from_ce()));
+            let day = clock.night_of(t).unwrap_or_else(|| clock.local_date(t));
+            prop_assert_eq!(w.day_of(t), day.num_days_from_ce());
+        }
+    }
+
+    #[test]
+    fn a_window_across_an_offset_change_reads_the_clock() {
+        let utc = |s: &str| Timestamp(chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis());
+        let berlin = Clock::new(chrono_tz::Europe::Berlin);
+        // summer time began on 2026-03-29
+        let across = Window::new(utc("2026-03-20T00:00:00Z"), utc("2026-04-05T00:00:00Z"), berlin);
+        assert_eq!(across.fixed_offset, None);
+        let summer = Window::new(utc("2026-04-01T00:00:00Z"), utc("2026-05-01T00:00:00Z"), berlin);
+        assert_eq!(summer.fixed_offset, Some(7_200_000));
+        let shanghai = Window::last_days(utc("2026-12-01T00:00:00Z"), 30, Clock::default());
+        assert_eq!(shanghai.fixed_offset, Some(8 * 3_600_000));
+        // 2026-03-29 01:30 UTC is 03:30 summer time, still the night of the 28th
+        let t = utc("2026-03-29T01:30:00Z");
+        assert_eq!(
+            across.night_of(t),
+            Some(NaiveDate::from_ymd_opt(2026, 3, 28).unwrap().num_days_from_ce())
+        );
+    }
 }

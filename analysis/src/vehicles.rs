@@ -1,7 +1,6 @@
 //! Vehicle models over passes: night returns, zombie vehicles, muck and
 //! hazmat vehicles entering (nocturnal is the person rule, in `persons`).
 
-use std::collections::BTreeSet;
 
 use model::{Direction, NodeRef};
 
@@ -18,13 +17,9 @@ pub fn night_return(
     let returns: Vec<&Seen> = seen
         .iter()
         .filter(|s| w.contains(s.time) && s.direction == Some(Direction::In))
-        .filter(|s| w.clock.is_night(s.time))
+        .filter(|s| w.is_night(s.time))
         .collect();
-    let nights: BTreeSet<chrono::NaiveDate> = returns
-        .iter()
-        .filter_map(|s| w.clock.night_of(s.time))
-        .collect();
-    let n = nights.len() as u32;
+    let n = crate::persons::distinct(returns.iter().filter_map(|s| w.night_of(s.time)));
     (n >= p.min_nights).then(|| {
         Finding::new(
             "vehicle_frequent_night_return",

@@ -1101,7 +1101,9 @@ fn tagging(
         };
         for (subject, seen) in &profiles.by_subject {
             let passes: Vec<analysis::profile::Seen>;
-            let seen_for_nocturnal = if matches!(subject, NodeRef::Vehicle(_)) {
+            let seen_for_nocturnal = if matches!(subject, NodeRef::Vehicle(_))
+                && seen.iter().any(|s| s.kind != model::EventKind::VehiclePass)
+            {
                 passes = seen
                     .iter()
                     .filter(|s| s.kind == model::EventKind::VehiclePass)
