@@ -533,19 +533,21 @@ fn load(config: &Config, a: LoadArgs) -> Result<()> {
     Ok(())
 }
 
-/// The full-archive GraphQL query (as the playground's example and
-/// `scripts/bench-api.sh` send it).
-fn archive_query(person: &str) -> String {
-    format!(
-        "{{ person(id: \"{person}\") {{ label person {{ name idNumber phone household categories }}
-  houses {{ items {{ kind node {{ ref label }} }} }} cohabitants {{ total items {{ node {{ ref label }} strength }} }}
-  kin {{ total items {{ node {{ ref }} }} }} visitors {{ total }} visited {{ total }}
-  companions(limit: 10) {{ total more items {{ node {{ ref label }} strength lastSeen }} }}
-  vehicles {{ items {{ kind node {{ ref }} }} }}
-  sightings(first: 20) {{ edges {{ node {{ time device type role }} }} pageInfo {{ hasNextPage }} }}
-  trajectorySummary(days: 30) {{ footholds {{ community nights }} communities {{ community days }} byHour }}
-  openAlerts {{ id kind }} watchLists {{ id }} }} }}"
-    )
+/// The full-archive GraphQL query, a named operation taking the person as
+/// a variable as a dashboard sends it (one text for every person, as
+/// PostgreSQL's side runs prepared statements): the request [`archive_request`] makes.
+const ARCHIVE_QUERY: &str = "query Archive($id: String!) { person(id: $id) { label person { name idNumber phone household categories }
+  houses { items { kind node { ref label } } } cohabitants { total items { node { ref label } strength } }
+  kin { total items { node { ref } } } visitors { total } visited { total }
+  companions(limit: 10) { total more items { node { ref label } strength lastSeen } }
+  vehicles { items { kind node { ref } } }
+  sightings(first: 20) { edges { node { time device type role } } pageInfo { hasNextPage } }
+  trajectorySummary(days: 30) { footholds { community nights } communities { community days } byHour }
+  openAlerts { id kind } watchLists { id } } }";
+
+/// The archive request's body: [`ARCHIVE_QUERY`] and the person.
+fn archive_request(person: &str) -> serde_json::Value {
+    serde_json::json!({ "query": ARCHIVE_QUERY, "variables": { "id": person } })
 }
 
 /// The newest event's time (the data's "now").
@@ -795,8 +797,8 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
             &format!("{note}; open alerts, watch lists; the reads of the GraphQL query, no audit"),
         )?;
         let m = measure(&ids, workers, repeats, &|| Ok(()), &|_, id| {
-            let req = async_graphql::Request::new(archive_query(id))
-                .data(crate::server::scope::Principal::all_regions());
+            let req: async_graphql::Request = serde_json::from_value(archive_request(id))?;
+            let req = req.data(crate::server::scope::Principal::all_regions());
             let resp = rt.block_on(schema.execute(req));
             if !resp.errors.is_empty() {
                 bail!("archive of {id}: {:?}", resp.errors);
@@ -1220,7 +1222,7 @@ fn http(config: &Config, a: HttpArgs) -> Result<()> {
             let resp = c
                 .post(&a.url)
                 .bearer_auth(&a.token)
-                .json(&serde_json::json!({ "query": archive_query(id) }))
+                .json(&archive_request(id))
                 .send()?;
             let v: serde_json::Value = resp.json()?;
             if v.get("errors").is_some() {
