@@ -307,8 +307,7 @@ pub fn unregistered_resident(
         w,
         days.len() as f64 / f64::from(p.window_days),
         evidence(
-            in_window(seen, w)
-                .filter(|s| s.community.as_ref() == Some(c) && w.is_night(s.time)),
+            in_window(seen, w).filter(|s| s.community.as_ref() == Some(c) && w.is_night(s.time)),
         ),
         format!(
             "seen in {} on {} days, {} nights, not registered there",

@@ -137,11 +137,17 @@ impl Window {
 fn fixed_offset(from: Timestamp, to: Timestamp, clock: &Clock) -> Option<i64> {
     use chrono::Offset;
     const STEP: i64 = 6 * 3_600_000;
-    if to.0 <= from.0 || to.0 - from.0 > 366 * MS_PER_DAY {
+    if to.0 <= from.0 || to.0.saturating_sub(from.0) > 366 * MS_PER_DAY {
         return None;
     }
     let offset = |t: i64| {
-        i64::from(clock.to_local(Timestamp(t)).offset().fix().local_minus_utc()) * 1000
+        i64::from(
+            clock
+                .to_local(Timestamp(t))
+                .offset()
+                .fix()
+                .local_minus_utc(),
+        ) * 1000
     };
     let first = offset(from.0);
     let mut t = from.0;
@@ -587,20 +593,46 @@ mod tests {
 
     #[test]
     fn a_window_across_an_offset_change_reads_the_clock() {
-        let utc = |s: &str| Timestamp(chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis());
+        let utc = |s: &str| {
+            Timestamp(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .timestamp_millis(),
+            )
+        };
         let berlin = Clock::new(chrono_tz::Europe::Berlin);
         // summer time began on 2026-03-29
-        let across = Window::new(utc("2026-03-20T00:00:00Z"), utc("2026-04-05T00:00:00Z"), berlin);
+        let across = Window::new(
+            utc("2026-03-20T00:00:00Z"),
+            utc("2026-04-05T00:00:00Z"),
+            berlin,
+        );
         assert_eq!(across.fixed_offset, None);
-        let summer = Window::new(utc("2026-04-01T00:00:00Z"), utc("2026-05-01T00:00:00Z"), berlin);
+        let summer = Window::new(
+            utc("2026-04-01T00:00:00Z"),
+            utc("2026-05-01T00:00:00Z"),
+            berlin,
+        );
         assert_eq!(summer.fixed_offset, Some(7_200_000));
         let shanghai = Window::last_days(utc("2026-12-01T00:00:00Z"), 30, Clock::default());
         assert_eq!(shanghai.fixed_offset, Some(8 * 3_600_000));
+        // all history: by the clock
+        let all = Window::new(Timestamp(i64::MIN), utc("2026-12-01T00:00:00Z"), berlin);
+        assert_eq!(all.fixed_offset, None);
+        let then = utc("2020-03-29T01:30:00Z");
+        assert_eq!(
+            all.local_day(then),
+            berlin.local_date(then).num_days_from_ce()
+        );
         // 2026-03-29 01:30 UTC is 03:30 summer time, still the night of the 28th
         let t = utc("2026-03-29T01:30:00Z");
         assert_eq!(
             across.night_of(t),
-            Some(NaiveDate::from_ymd_opt(2026, 3, 28).unwrap().num_days_from_ce())
+            Some(
+                NaiveDate::from_ymd_opt(2026, 3, 28)
+                    .unwrap()
+                    .num_days_from_ce()
+            )
         );
     }
 }

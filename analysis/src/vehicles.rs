@@ -1,7 +1,6 @@
 //! Vehicle models over passes: night returns, zombie vehicles, muck and
 //! hazmat vehicles entering (nocturnal is the person rule, in `persons`).
 
-
 use model::{Direction, NodeRef};
 
 use crate::profile::{Seen, Window};
