@@ -39,8 +39,9 @@ SETUP = [
     "All on one machine (2 cores, 24 GiB, one SSD), on loopback, one system measured at a time, "
     "with the same sampled inputs; latency figures are of 4 concurrent clients, each run of "
     "300 samples after an untimed pass over the same samples (each system answers from caches "
-    "warmed alike; the town rows committed in bench/results were warmed by the first 50 samples "
-    "only); the large size runs once per workload.",
+    "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
+    "measured before the blob-file layout, the mimalloc allocator and the full-text changes; the "
+    "face rows: measured before the mimalloc allocator).",
     "* **Anju**: the release build, the embedded RocksDB store with the deployment's defaults; "
     "ingest through the same sink `anju ingest` uses, a batch synced before it counts.",
     "* **PostgreSQL 15** + PostGIS + pg_trgm: shared_buffers 6 GB, effective_cache_size 16 GB, "
