@@ -102,11 +102,13 @@ for size in $sizes; do
         --samples "$samples" --workers "$workers"
 
     # the archive over GraphQL: anju serve on loopback, an admin token, no
-    # rate limit in the way
+    # rate limit in the way, no background job beside the requests (the
+    # analysis job and the elderly check, which reads every resident of a
+    # million-person store at start)
     port="${BENCH_PORT:-18282}"
     serve="$work/$size-serve.toml"
     cp "$cfg" "$serve"
-    printf '\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 600\n' >>"$serve"
+    printf '\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 600\n[alerts]\nelderly_check_mins = 0\n' >>"$serve"
     token=$("$anju" --config "$serve" --store "$store" token create --role admin --name bench --ttl 4h --quiet)
     "$anju" --config "$serve" --store "$store" serve --listen "127.0.0.1:$port" >"$work/$size-serve.log" 2>&1 &
     server=$!
