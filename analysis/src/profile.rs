@@ -471,6 +471,16 @@ pub fn houses(
 /// rented house's landlord), with the house's community and their birth
 /// date.
 pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Resident>> {
+    residents_where(store, at, |_| true)
+}
+
+/// [`residents`], of the persons `keep` holds only (their person records
+/// alone are read).
+pub fn residents_where(
+    store: &RocksStore,
+    at: Timestamp,
+    keep: impl Fn(&PersonId) -> bool,
+) -> graph::Result<Vec<Resident>> {
     let mut house_community = HashMap::new();
     store.for_each_base(BaseKind::House, |r| {
         if let BaseRecord::House(h) = r {
@@ -483,6 +493,7 @@ pub fn residents(store: &RocksStore, at: Timestamp) -> graph::Result<Vec<Residen
         if let BaseRecord::Residence(r) = r
             && r.since.is_none_or(|s| s <= at)
             && r.until.is_none_or(|u| u > at)
+            && keep(&r.person)
             && let Some((c, usage)) = house_community.get(&r.house)
             && r.is_occupant(*usage)
         {

@@ -7,7 +7,7 @@
 //! the projector is woken and projects it within moments. Readers never wait
 //! for projection except while a batch is being written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -98,6 +98,10 @@ pub struct Engine {
     pub limiter: governor::DefaultKeyedRateLimiter<String>,
     pub started: Instant,
     pub last_projection_error: Mutex<Option<String>>,
+    /// The persons of the elderly-unseen category, as of the base log's
+    /// length then: read again only when the registers change (reading
+    /// every person record took seconds at a million persons, every check).
+    elderly_persons: Mutex<Option<(u64, Arc<HashSet<model::PersonId>>)>>,
 }
 
 impl Engine {
@@ -143,6 +147,7 @@ impl Engine {
             metrics: Metrics::default(),
             started: Instant::now(),
             last_projection_error: Mutex::new(None),
+            elderly_persons: Mutex::new(None),
         });
         {
             let store = engine.store();
@@ -342,10 +347,15 @@ impl Engine {
             return Ok(Vec::new());
         };
         let now = Timestamp(last.0.saturating_add(1));
-        let elderly: Vec<analysis::profile::Resident> = analysis::profile::residents(store, now)?
-            .into_iter()
-            .filter(|r| r.categories.contains(&p.category))
-            .collect();
+        let persons = self.elderly_persons(&p.category)?;
+        if persons.is_empty() {
+            return Ok(Vec::new());
+        }
+        let elderly: Vec<analysis::profile::Resident> =
+            analysis::profile::residents_where(store, now, |id| persons.contains(id))?
+                .into_iter()
+                .filter(|r| r.categories.contains(&p.category))
+                .collect();
         if elderly.is_empty() {
             return Ok(Vec::new());
         }
@@ -385,6 +395,31 @@ impl Engine {
             let _ = self.alerts_tx.send(a.clone());
         }
         Ok(raised)
+    }
+
+    /// The persons whose register names `category`, kept until the base
+    /// log grows (a record read during the scan leaves the length read
+    /// before it: the next check reads again).
+    fn elderly_persons(&self, category: &str) -> graph::Result<Arc<HashSet<model::PersonId>>> {
+        let store = self.store();
+        let len = store.base_log_len();
+        if let Some((at, set)) = &*lock(&self.elderly_persons)
+            && *at == len
+        {
+            return Ok(Arc::clone(set));
+        }
+        let mut set = HashSet::new();
+        store.for_each_base(BaseKind::Person, |r| {
+            if let BaseRecord::Person(p) = r
+                && p.categories.iter().any(|c| c == category)
+            {
+                set.insert(p.id);
+            }
+            Ok(())
+        })?;
+        let set = Arc::new(set);
+        *lock(&self.elderly_persons) = Some((len, Arc::clone(&set)));
+        Ok(set)
     }
 
     /// Takes one request from the caller's quota (`auth.rate_per_minute`,

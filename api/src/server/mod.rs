@@ -85,10 +85,13 @@ pub fn serve(
             engine.config.alerts.elderly_check_mins,
             "elderly check",
             |e| {
+                let started = std::time::Instant::now();
                 let raised = e.check_elderly()?;
-                if !raised.is_empty() {
-                    tracing::info!(alerts = raised.len(), "elderly unseen");
-                }
+                tracing::info!(
+                    alerts = raised.len(),
+                    secs = started.elapsed().as_secs_f64(),
+                    "elderly check"
+                );
                 Ok(())
             },
         );

@@ -967,4 +967,21 @@ fn the_elderly_timer_raises_one_alert_per_silence() {
     assert_eq!(raised[0].kind, "elderly_unseen");
     assert_eq!(raised[0].evidence, ["a1"]);
     assert!(e.check_elderly().unwrap().is_empty(), "raised twice");
+    // a resident registered later in the category is judged at the next
+    // check (the category's persons are read again once the registers grow)
+    let cfg = ingest::ParseConfig::default();
+    let later: Vec<_> = [
+        json!({"type":"house","id":"C1-1-1-103","community":"C1","building":"1","unit":"1","room":"103"}),
+        json!({"type":"person","id":"E3","name":"赵桂兰","categories":["elderly_alone"]}),
+        json!({"type":"residence","person":"E3","house":"C1-1-1-103","role":"owner"}),
+        json!({"type":"access","id":"a3","device":gate,"time":"2026-10-05T08:30:00+08:00","method":"face","person":"E3"}),
+    ]
+    .iter()
+    .map(|l| ingest::parse_line(&l.to_string(), &cfg).unwrap().unwrap())
+    .collect();
+    e.write(&later).unwrap();
+    e.settle().unwrap();
+    let raised = e.check_elderly().unwrap();
+    let subjects: Vec<Option<String>> = raised.iter().map(|a| a.subject.clone()).collect();
+    assert_eq!(subjects, [Some("person:E3".to_owned())], "{raised:#?}");
 }
