@@ -100,7 +100,7 @@ pub struct Engine {
     pub last_projection_error: Mutex<Option<String>>,
     /// The persons of the elderly-unseen category, as of the base log's
     /// length then: read again only when the registers change (reading
-    /// every person record took seconds at a million persons, every check).
+    /// every person record took ~1 s of each check at a million persons).
     elderly_persons: Mutex<Option<(u64, Arc<HashSet<model::PersonId>>)>>,
 }
 
