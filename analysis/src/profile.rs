@@ -31,7 +31,8 @@ pub struct Seen {
 /// Its days and nights are read by arithmetic when the zone keeps one
 /// offset all through the window (the usual case: a zone lookup and a date
 /// per sighting were most of a tagging job); across an offset change, by
-/// the clock.
+/// the clock. Build one with [`Window::new`] or [`Window::last_days`]: the
+/// offset is found then (its bounds are read, not changed, afterwards).
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub from: Timestamp,
