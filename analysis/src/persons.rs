@@ -8,37 +8,30 @@ use model::{CommunityId, Direction, NodeRef, PersonId};
 use crate::profile::{Day, Profiles, Resident, Seen, Window};
 use crate::{Finding, MAX_EVIDENCE, params};
 
-/// How many different days. Sightings come oldest first, so their days
-/// come in order and are counted in one pass without allocating; out of
-/// order (a zone turning its clocks back over midnight), by sorting.
+/// How many different days.
 pub(crate) fn distinct(days: impl Iterator<Item = Day> + Clone) -> u32 {
-    let mut n = 0;
-    let mut last = None;
-    for d in days.clone() {
-        match last {
-            Some(l) if d == l => {}
-            Some(l) if d < l => {
-                let mut all: Vec<Day> = days.collect();
-                all.sort_unstable();
-                all.dedup();
-                return all.len() as u32;
-            }
-            _ => {
-                n += 1;
-                last = Some(d);
-            }
-        }
-    }
-    n
+    days_where(days.map(|d| (d, false)), |_, _| true)
 }
 
 /// The days on which at least `share` of the sightings were at night, for
-/// (day, at night) in the order seen (by sorting when out of order, as
-/// [`distinct`]).
+/// (day, at night).
 fn mostly_night_days(seen: impl Iterator<Item = (Day, bool)> + Clone, share: f64) -> u32 {
-    let mostly = |all: u32, night: u32| f64::from(night) >= share * f64::from(all);
-    let (mut days, mut day, mut all, mut night) = (0, None, 0u32, 0u32);
-    for (d, at_night) in seen.clone() {
+    days_where(seen, |all, night| {
+        f64::from(night) >= share * f64::from(all)
+    })
+}
+
+/// How many days `keep` holds for, given each day's sightings and how many
+/// of them are flagged, for (day, flagged). Sightings come oldest first, so
+/// their days come in order and are counted in one pass without
+/// allocating; out of order (a zone turning its clocks back over midnight),
+/// by sorting.
+fn days_where(
+    seen: impl Iterator<Item = (Day, bool)> + Clone,
+    keep: impl Fn(u32, u32) -> bool,
+) -> u32 {
+    let (mut days, mut day, mut all, mut flagged) = (0, None, 0u32, 0u32);
+    for (d, f) in seen.clone() {
         match day {
             Some(x) if x == d => {}
             Some(x) if d < x => {
@@ -46,20 +39,20 @@ fn mostly_night_days(seen: impl Iterator<Item = (Day, bool)> + Clone, share: f64
                 v.sort_unstable();
                 return v
                     .chunk_by(|a, b| a.0 == b.0)
-                    .filter(|g| mostly(g.len() as u32, g.iter().filter(|x| x.1).count() as u32))
+                    .filter(|g| keep(g.len() as u32, g.iter().filter(|x| x.1).count() as u32))
                     .count() as u32;
             }
             Some(_) => {
-                days += u32::from(mostly(all, night));
-                (all, night) = (0, 0);
+                days += u32::from(keep(all, flagged));
+                (all, flagged) = (0, 0);
                 day = Some(d);
             }
             None => day = Some(d),
         }
         all += 1;
-        night += u32::from(at_night);
+        flagged += u32::from(f);
     }
-    days + u32::from(day.is_some() && mostly(all, night))
+    days + u32::from(day.is_some() && keep(all, flagged))
 }
 
 fn evidence<'a>(seen: impl DoubleEndedIterator<Item = &'a Seen>) -> Vec<String> {
