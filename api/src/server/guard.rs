@@ -1,5 +1,5 @@
-//! The GraphQL guard: one extension every request and subscription passes
-//! through, in this order:
+//! The GraphQL guard: the schema is reached only through [`Guarded`],
+//! which every request and subscription passes through, in this order:
 //!
 //! 1. **handles in**: `~…` handles in the query text and variables become
 //!    the identifiers they stand for (a masked caller can follow a ref);
@@ -7,31 +7,37 @@
 //!    `server.max_aliases` is refused before it runs (a query text seen
 //!    before is not parsed again: its document comes from a bounded cache
 //!    shared by the schema's requests, and is checked the same way);
-//! 3. **roles**: every root field is looked up in [`scope::FIELDS`] and run
-//!    only when the caller's role may ([`crate::auth::Role::may`]); a field without a
-//!    row is refused for everyone;
+//! 3. **roles**: every root field the operation names (through fragments
+//!    too) is looked up in [`scope::FIELDS`]; when one is missing or the
+//!    caller's role may not use it ([`crate::auth::Role::may`]) the whole
+//!    request is refused before anything runs (`FORBIDDEN`);
 //! 4. **masking out**: for a role that may not see identifiers, every
 //!    identity number in the response (data and errors) becomes its handle
 //!    and every mobile number is masked (`138****5678`) — whatever field it
 //!    came from, so a new field cannot leak one;
-//! 5. **audit**: a request that ran a field returning personal data is
-//!    appended to the audit log (with the records it returned) before the
-//!    response leaves; when that write fails, the response is withheld.
+//! 5. **audit**: a query or mutation naming a field that returns personal
+//!    data is appended to the audit log (with the records it returned)
+//!    before the response leaves; when that write fails, the response is
+//!    withheld. (A subscription is recorded by its resolver when it starts.)
+//!
+//! The guard wraps `Schema::execute` rather than being a schema extension:
+//! with no extension, async-graphql resolves each field directly (an
+//! extension puts every field of every answer behind a boxed call).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextResolve, NextSubscribe, ResolveInfo,
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Name, Request, Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Data, Executor, Name, Request, Response, ServerError, Value, Variables};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use super::audit::NewEntry;
 use super::engine::{Engine, now};
+use super::gql::Inner;
 use super::lock;
 use super::scope::{self, Principal};
 use crate::auth::Auth;
@@ -42,57 +48,35 @@ use crate::auth::Auth;
 const PARSED_KEPT: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
 /// Longer texts are parsed each time (the cache's memory stays small).
 const PARSED_MAX_LEN: usize = 16 << 10;
+/// Fragments nested deeper than this at the root of an operation are
+/// refused (the root fields could not all be checked).
+const MAX_NESTING: usize = 64;
 
 type Parsed = Arc<Mutex<lru::LruCache<String, ExecutableDocument>>>;
 
-/// The extension's factory (one [`GuardExt`] per request), holding what the
-/// requests share: the parsed documents of recent query texts.
-#[derive(Debug, Clone)]
-pub struct Guard {
+/// The schema behind the guard: what the HTTP layer, the WebSocket,
+/// the tests and the benchmarks execute.
+#[derive(Clone)]
+pub struct Guarded {
+    schema: Inner,
+    engine: Arc<Engine>,
     parsed: Parsed,
 }
 
-impl Default for Guard {
-    fn default() -> Self {
-        Self {
-            parsed: Arc::new(Mutex::new(lru::LruCache::new(PARSED_KEPT))),
-        }
+impl std::fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded").finish_non_exhaustive()
     }
 }
 
-impl ExtensionFactory for Guard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExt {
-            seen: Mutex::default(),
-            parsed: Arc::clone(&self.parsed),
-        })
-    }
-}
-
-#[derive(Debug, Default)]
-struct Seen {
-    query: String,
-    variables: serde_json::Value,
+/// What the checks found out about a request before it runs.
+struct Checked {
+    principal: Principal,
+    ty: OperationType,
+    /// `query Name`, for the audit log.
     operation: String,
     fields: Vec<String>,
     personal: bool,
-}
-
-#[derive(Debug)]
-pub struct GuardExt {
-    seen: Mutex<Seen>,
-    parsed: Parsed,
-}
-
-fn principal<'a>(ctx: &'a ExtensionContext<'_>) -> std::borrow::Cow<'a, Principal> {
-    match ctx.data_opt::<Principal>() {
-        Some(p) => std::borrow::Cow::Borrowed(p),
-        None => std::borrow::Cow::Owned(Principal::nobody()),
-    }
-}
-
-fn engine<'a>(ctx: &'a ExtensionContext<'_>) -> Option<&'a Arc<Engine>> {
-    ctx.data_opt::<Arc<Engine>>()
 }
 
 fn forbidden(msg: String) -> ServerError {
@@ -103,133 +87,56 @@ fn forbidden(msg: String) -> ServerError {
     e
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for GuardExt {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Some(e) = engine(ctx) {
-            let auth = &e.auth;
-            request.query = decode_handles(auth, &request.query);
-            let vars = std::mem::take(&mut request.variables).into_value();
-            request.variables =
-                Variables::from_value(map_strings(vars, &mut |s| decode_handles(auth, s)));
+fn principal_in(data: &Data) -> Option<&Principal> {
+    data.get(&std::any::TypeId::of::<Principal>())
+        .and_then(|b| b.downcast_ref::<Principal>())
+}
+
+impl Guarded {
+    pub(crate) fn new(schema: Inner, engine: Arc<Engine>) -> Self {
+        Self {
+            schema,
+            engine,
+            parsed: Arc::new(Mutex::new(lru::LruCache::new(PARSED_KEPT))),
         }
-        {
-            let mut seen = lock(&self.seen);
-            seen.query = request.query.chars().take(8_192).collect();
-            seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
-        }
-        next.run(ctx, request).await
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // the text after the handles were resolved: the same text is the
-        // same document
-        let kept = query.len() <= PARSED_MAX_LEN;
-        let cached = if kept {
-            lock(&self.parsed).get(query).cloned()
-        } else {
-            None
+    /// The schema's SDL.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+
+    /// Runs a query or mutation for the principal in the request's data
+    /// (none: nobody, who may use nothing).
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        let mut request = request.into();
+        let checked = match self.check(&mut request, None) {
+            Ok(c) => c,
+            Err(e) => return Response::from_errors(vec![e]),
         };
-        let doc = match cached {
-            Some(doc) => doc,
-            None => {
-                let doc = next.run(ctx, query, variables).await?;
-                if kept {
-                    lock(&self.parsed).put(query.to_owned(), doc.clone());
-                }
-                doc
-            }
-        };
-        let max = engine(ctx).map_or(32, |e| e.config.server.max_aliases);
-        let n = count_aliases(&doc);
-        if n > max {
-            return Err(ServerError::new(
-                format!("the request has {n} aliased fields; at most {max} are allowed"),
-                None,
-            ));
-        }
-        let mut seen = lock(&self.seen);
-        if let Some((name, op)) = doc.operations.iter().next() {
-            let ty = match op.node.ty {
-                OperationType::Query => "query",
-                OperationType::Mutation => "mutation",
-                OperationType::Subscription => "subscription",
-            };
-            seen.operation = match name {
-                Some(n) => format!("{ty} {n}"),
-                None => ty.to_owned(),
-            };
-        }
-        Ok(doc)
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() {
-            let p = principal(ctx);
-            let field = info.name;
-            match scope::access(info.parent_type, field) {
-                Some(a) if p.role.may(a) => {
-                    let mut seen = lock(&self.seen);
-                    seen.fields.push(field.to_owned());
-                    seen.personal |= a.personal();
-                }
-                _ => {
-                    return Err(forbidden(format!(
-                        "the {} role may not use {field}",
-                        p.role.as_str()
-                    )));
-                }
-            }
-        }
-        next.run(ctx, info).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut resp = next.run(ctx, operation_name).await;
-        let p = principal(ctx).into_owned();
-        let Some(e) = engine(ctx) else { return resp };
-        let entry = {
-            let seen = lock(&self.seen);
-            seen.personal.then(|| NewEntry {
+        let audit = checked.personal.then(|| {
+            (
+                request.query.chars().take(8_192).collect::<String>(),
+                serde_json::to_value(&request.variables).unwrap_or_default(),
+            )
+        });
+        let mut resp = self.schema.execute(request).await;
+        let p = checked.principal;
+        if let Some((query, variables)) = audit {
+            let entry = NewEntry {
                 who: p.name.clone(),
                 role: p.role.as_str().to_owned(),
                 token: p.token.clone(),
-                operation: seen.operation.clone(),
-                fields: seen.fields.clone(),
-                query: seen.query.clone(),
-                variables: seen.variables.clone(),
+                operation: checked.operation,
+                fields: checked.fields,
+                query,
+                variables,
                 records: records(&resp.data),
                 outcome: outcome(&resp),
-            })
-        };
-        if let Some(entry) = entry {
-            let e2 = Arc::clone(e);
-            let written = tokio::task::spawn_blocking(move || {
-                let store = e2.store();
-                e2.audit.append(store, entry, now())
-            })
-            .await;
+            };
+            let e = Arc::clone(&self.engine);
+            let written =
+                tokio::task::spawn_blocking(move || e.audit.append(e.store(), entry, now())).await;
             let failure = match written {
                 Ok(Ok(_)) => None,
                 Ok(Err(err)) => Some(err.to_string()),
@@ -246,35 +153,210 @@ impl Extension for GuardExt {
             }
         }
         if !p.see_identifiers {
-            mask_response(&e.auth, &mut resp);
+            mask_response(&self.engine.auth, &mut resp);
         }
         resp
     }
 
-    /// Subscriptions: the guard is created before the request is attached,
-    /// so only a principal of the connection (WebSocket `connection_init`)
-    /// is known here; it masks the stream for it. The resolver checks the
-    /// role, masks for the request's principal and writes the audit entry
-    /// (it is the first place that knows both).
-    fn subscribe<'s>(
+    /// Runs a subscription for the principal in the request's data.
+    pub fn execute_stream(&self, request: impl Into<Request>) -> BoxStream<'static, Response> {
+        self.stream(request.into(), None)
+    }
+
+    /// Runs a subscription (or, over a WebSocket, any operation) for the
+    /// principal in the request's data, else the connection's.
+    fn stream(
         &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let p = ctx.data_opt::<Principal>().cloned();
-        let e = engine(ctx).cloned();
-        let stream = next.run(ctx, stream);
-        match (p, e) {
-            (Some(p), Some(e)) if !p.see_identifiers => stream
-                .map(move |mut r| {
-                    mask_response(&e.auth, &mut r);
-                    r
-                })
-                .boxed(),
-            _ => stream,
+        mut request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let checked = match self.check(&mut request, session.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                return futures_util::stream::once(async { Response::from_errors(vec![e]) }).boxed();
+            }
+        };
+        if checked.ty != OperationType::Subscription {
+            // a query or mutation over the WebSocket: audited and masked
+            // as over HTTP
+            if principal_in(&request.data).is_none() {
+                request.data.insert(checked.principal);
+            }
+            let me = self.clone();
+            return futures_util::stream::once(async move { me.execute(request).await }).boxed();
+        }
+        let stream = self
+            .schema
+            .execute_stream_with_session_data(request, session.unwrap_or_default());
+        let p = checked.principal;
+        if p.see_identifiers {
+            return stream;
+        }
+        let e = Arc::clone(&self.engine);
+        stream
+            .map(move |mut r| {
+                mask_response(&e.auth, &mut r);
+                r
+            })
+            .boxed()
+    }
+
+    /// Steps 1–3: handles in, the document (cached), aliases, roles.
+    fn check(&self, request: &mut Request, session: Option<&Data>) -> Result<Checked, ServerError> {
+        let principal = principal_in(&request.data)
+            .or_else(|| session.and_then(principal_in))
+            .cloned()
+            .unwrap_or_else(Principal::nobody);
+        let auth = &self.engine.auth;
+        request.query = decode_handles(auth, &request.query);
+        if !request.variables.is_empty() {
+            let vars = std::mem::take(&mut request.variables).into_value();
+            request.variables =
+                Variables::from_value(map_strings(vars, &mut |s| decode_handles(auth, s)));
+        }
+        // the text after the handles were resolved: the same text is the
+        // same document
+        let kept = request.query.len() <= PARSED_MAX_LEN;
+        let cached = if kept {
+            lock(&self.parsed).get(&request.query).cloned()
+        } else {
+            None
+        };
+        match cached {
+            Some(doc) => request.set_parsed_query(doc),
+            None if kept => {
+                let doc = request.parsed_query()?.clone();
+                lock(&self.parsed).put(request.query.clone(), doc);
+            }
+            None => {}
+        }
+        let op_name = request.operation_name.clone();
+        let doc = request.parsed_query()?;
+        let max = self.engine.config.server.max_aliases;
+        let n = count_aliases(doc);
+        if n > max {
+            return Err(ServerError::new(
+                format!("the request has {n} aliased fields; at most {max} are allowed"),
+                None,
+            ));
+        }
+        // the operation that will run (as async-graphql picks it); when
+        // none can be picked the request fails there, and every
+        // operation is checked here
+        let chosen: Vec<(Option<&Name>, &OperationDefinition)> =
+            match (&doc.operations, op_name.as_deref()) {
+                (DocumentOperations::Multiple(ops), Some(name)) => ops
+                    .get_key_value(name)
+                    .map(|(n, op)| vec![(Some(n), &op.node)])
+                    .unwrap_or_default(),
+                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                    ops.iter().map(|(n, op)| (Some(n), &op.node)).collect()
+                }
+                (DocumentOperations::Single(op), None) => vec![(None, &op.node)],
+                (ops, _) => ops.iter().map(|(n, op)| (n, &op.node)).collect(),
+            };
+        let mut checked = Checked {
+            principal,
+            ty: chosen.first().map_or(OperationType::Query, |(_, op)| op.ty),
+            operation: String::new(),
+            fields: Vec::new(),
+            personal: false,
+        };
+        for (name, op) in &chosen {
+            let ty = match op.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            if checked.operation.is_empty() {
+                checked.operation = match name {
+                    Some(n) => format!("{ty} {n}"),
+                    None => ty.to_owned(),
+                };
+            }
+            let parent = match op.ty {
+                OperationType::Query => "Query",
+                OperationType::Mutation => "Mutation",
+                OperationType::Subscription => "Subscription",
+            };
+            let mut fields = Vec::new();
+            root_fields(doc, &op.selection_set.node, 0, &mut fields)?;
+            for field in fields {
+                // introspection (the playground's documentation) as
+                // `server.introspection` says; `__typename` always
+                if field == "__typename" {
+                    continue;
+                }
+                if matches!(field, "__schema" | "__type") {
+                    let s = &self.engine.config.server;
+                    if s.introspection && !s.production {
+                        continue;
+                    }
+                    return Err(forbidden("introspection is off on this server".into()));
+                }
+                let p = &checked.principal;
+                match scope::access(parent, field) {
+                    Some(a) if p.role.may(a) => {
+                        checked.personal |= a.personal();
+                        if !checked.fields.iter().any(|f| f == field) {
+                            checked.fields.push(field.to_owned());
+                        }
+                    }
+                    _ => {
+                        return Err(forbidden(format!(
+                            "the {} role may not use {field}",
+                            p.role.as_str()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(checked)
+    }
+}
+
+impl Executor for Guarded {
+    async fn execute(&self, request: Request) -> Response {
+        Guarded::execute(self, request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        self.stream(request, session_data)
+    }
+}
+
+/// The names of the fields at the root of a selection set, through inline
+/// fragments and fragment spreads.
+fn root_fields<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    depth: usize,
+    out: &mut Vec<&'d str>,
+) -> Result<(), ServerError> {
+    if depth > MAX_NESTING {
+        return Err(ServerError::new(
+            format!("fragments are nested more than {MAX_NESTING} deep at the root"),
+            None,
+        ));
+    }
+    for s in &set.items {
+        match &s.node {
+            Selection::Field(f) => out.push(f.node.name.node.as_str()),
+            Selection::InlineFragment(i) => {
+                root_fields(doc, &i.node.selection_set.node, depth + 1, out)?;
+            }
+            Selection::FragmentSpread(fs) => {
+                if let Some(f) = doc.fragments.get(&fs.node.fragment_name.node) {
+                    root_fields(doc, &f.node.selection_set.node, depth + 1, out)?;
+                }
+            }
         }
     }
+    Ok(())
 }
 
 fn outcome(r: &Response) -> String {

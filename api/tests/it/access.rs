@@ -1042,6 +1042,89 @@ fn grants_are_requested_approved_used_refused_revoked_and_expire() {
     }
 }
 
+/// The guard checks the root fields an operation names before anything
+/// runs — through fragments, whichever operation is chosen — and the
+/// WebSocket path (the executor's stream) is audited and masked like HTTP.
+#[test]
+fn root_fields_are_checked_before_the_request_runs() {
+    use futures_util::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |_| {});
+    let p = w.ins["P"].clone();
+    let dash = r#"dashboard(from: "2026-10-01", to: "2026-10-09") { persons }"#;
+    // an allowed field beside a refused one: the whole request is refused
+    for q in [
+        format!(r#"{{ {dash} person(id: "{p}") {{ ref }} }}"#),
+        format!(r#"{{ {dash} ... on Query {{ person(id: "{p}") {{ ref }} }} }}"#),
+        format!(r#"{{ ...F }} fragment F on Query {{ person(id: "{p}") {{ ref }} }}"#),
+        format!(r#"query A {{ {dash} }} query B {{ person(id: "{p}") {{ ref }} }}"#),
+    ] {
+        let v = w.run("d", &q);
+        assert_eq!(codes(&v), vec!["FORBIDDEN"], "{q}\n{v:#}");
+        assert!(v["data"].is_null(), "nothing ran: {v:#}");
+    }
+    // of two operations, the one chosen by name is what is checked
+    let two = format!(r#"query A {{ {dash} }} query B {{ person(id: "{p}") {{ ref }} }}"#);
+    let run = |who: &str, q: &str, op: &str| {
+        let r = async_graphql::Request::new(q)
+            .operation_name(op)
+            .data(w.principal(who));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        serde_json::to_value(rt.block_on(w.schema.execute(r))).unwrap()
+    };
+    assert!(run("d", &two, "A")["data"]["dashboard"]["persons"].is_number());
+    assert_eq!(codes(&run("d", &two, "B")), vec!["FORBIDDEN"]);
+    // fragments nested past the limit at the root are refused
+    let deep = format!(
+        "{{ {}{dash}{} }}",
+        "... on Query { ".repeat(70),
+        " }".repeat(70)
+    );
+    assert!(!codes(&w.run("x", &deep)).is_empty());
+    // introspection (the playground's documentation) is on by default
+    let v = w.data("d", "{ __typename __schema { queryType { name } } }");
+    assert_eq!(v["__schema"]["queryType"]["name"], "Query", "{v:#}");
+    // over the WebSocket (the executor's stream, the principal from the
+    // connection): a personal query is audited and masked
+    let mut session = async_graphql::Data::default();
+    session.insert(w.principal("a"));
+    let q = format!(r#"query Ws {{ person(id: "{p}") {{ ref }} }}"#);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async {
+        async_graphql::Executor::execute_stream(
+            &w.schema,
+            async_graphql::Request::new(q),
+            Some(Arc::new(session)),
+        )
+        .next()
+        .await
+        .unwrap()
+    });
+    let v = serde_json::to_value(&r).unwrap();
+    let shown = v["data"]["person"]["ref"].as_str().unwrap();
+    assert!(
+        shown.starts_with("person:~"),
+        "the analyst sees a handle: {v:#}"
+    );
+    let log = w.data("x", "{ auditLog(first: 5) { who operation fields } }");
+    assert!(
+        log["auditLog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["who"] == "analyst-a"
+                && e["operation"] == "query Ws"
+                && e["fields"] == json!(["person"])),
+        "{log:#}"
+    );
+}
+
 #[test]
 fn the_audit_log_records_personal_reads_and_detects_tampering() {
     let dir = tempfile::tempdir().unwrap();

@@ -34,19 +34,23 @@ pub struct Query(BaseQuery, AccessQuery);
 #[derive(async_graphql::MergedObject, Default, Debug)]
 pub struct Mutation(BaseMutation, AccessMutation);
 
-pub type AnjuSchema = Schema<Query, Mutation, Subscription>;
+/// The schema itself: reached only through the guard.
+pub(crate) type Inner = Schema<Query, Mutation, Subscription>;
 
-/// Builds the schema over an engine, with the configured limits.
+/// The schema behind its guard (roles, masking, audit: `server::guard`).
+pub type AnjuSchema = super::guard::Guarded;
+
+/// Builds the schema over an engine, with the configured limits, behind
+/// the guard.
 pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
     let s = &engine.config.server;
     let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .extension(super::guard::Guard::default())
         .limit_depth(s.max_depth)
         .limit_complexity(s.max_complexity);
     if !s.introspection || s.production {
         b = b.disable_introspection();
     }
-    b.data(engine).finish()
+    super::guard::Guarded::new(b.data(Arc::clone(&engine)).finish(), engine)
 }
 
 /// The schema's SDL (`api/schema.graphql`), without an engine.
@@ -1592,18 +1596,8 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = Alert> + use<>> {
         use async_graphql::ErrorExtensions as _;
         use futures_util::StreamExt as _;
-        // the guard's role check runs per resolved field, which a
-        // subscription's root field is not: checked here, from the same table
+        // the guard has checked the role (`server::guard`)
         let principal = ctx.principal().clone();
-        let allowed =
-            super::scope::access("Subscription", "alerts").is_some_and(|a| principal.role.may(a));
-        if !allowed {
-            return Err(async_graphql::Error::new(format!(
-                "the {} role may not use alerts",
-                principal.role.as_str()
-            ))
-            .extend_with(|_, e| e.set("code", "FORBIDDEN")));
-        }
         // a WebSocket is authenticated once; each subscription it starts
         // draws on the token's quota like an HTTP request
         if let Err(wait) = ctx.engine().take_quota(&principal) {
