@@ -110,10 +110,15 @@ impl Guarded {
     /// (none: nobody, who may use nothing).
     pub async fn execute(&self, request: impl Into<Request>) -> Response {
         let mut request = request.into();
-        let checked = match self.check(&mut request, None) {
-            Ok(c) => c,
-            Err(e) => return Response::from_errors(vec![e]),
-        };
+        match self.check(&mut request, None) {
+            Ok(checked) => self.run(request, checked).await,
+            Err(refused) => refused,
+        }
+    }
+
+    /// Steps 4 and 5 around the schema's execution of a checked query or
+    /// mutation.
+    async fn run(&self, request: Request, checked: Checked) -> Response {
         let audit = checked.personal.then(|| {
             (
                 request.query.chars().take(8_192).collect::<String>(),
@@ -172,18 +177,17 @@ impl Guarded {
     ) -> BoxStream<'static, Response> {
         let checked = match self.check(&mut request, session.as_deref()) {
             Ok(c) => c,
-            Err(e) => {
-                return futures_util::stream::once(async { Response::from_errors(vec![e]) }).boxed();
-            }
+            Err(refused) => return futures_util::stream::once(async { refused }).boxed(),
         };
         if checked.ty != OperationType::Subscription {
             // a query or mutation over the WebSocket: audited and masked
             // as over HTTP
             if principal_in(&request.data).is_none() {
-                request.data.insert(checked.principal);
+                request.data.insert(checked.principal.clone());
             }
             let me = self.clone();
-            return futures_util::stream::once(async move { me.execute(request).await }).boxed();
+            return futures_util::stream::once(async move { me.run(request, checked).await })
+                .boxed();
         }
         let stream = self
             .schema
@@ -201,12 +205,30 @@ impl Guarded {
             .boxed()
     }
 
-    /// Steps 1–3: handles in, the document (cached), aliases, roles.
-    fn check(&self, request: &mut Request, session: Option<&Data>) -> Result<Checked, ServerError> {
+    /// Steps 1–3 for the principal in the request's data, else the
+    /// session's (none: nobody, who may use nothing); a refusal is the
+    /// response, masked for the principal like any other.
+    fn check(&self, request: &mut Request, session: Option<&Data>) -> Result<Checked, Response> {
         let principal = principal_in(&request.data)
             .or_else(|| session.and_then(principal_in))
             .cloned()
             .unwrap_or_else(Principal::nobody);
+        let see_identifiers = principal.see_identifiers;
+        self.check_for(request, principal).map_err(|e| {
+            let mut r = Response::from_errors(vec![e]);
+            if !see_identifiers {
+                mask_response(&self.engine.auth, &mut r);
+            }
+            r
+        })
+    }
+
+    /// Handles in, the document (cached), aliases, roles.
+    fn check_for(
+        &self,
+        request: &mut Request,
+        principal: Principal,
+    ) -> Result<Checked, ServerError> {
         let auth = &self.engine.auth;
         request.query = decode_handles(auth, &request.query);
         if !request.variables.is_empty() {
