@@ -112,7 +112,7 @@ impl Guarded {
         let mut request = request.into();
         match self.check(&mut request, None) {
             Ok(checked) => self.run(request, checked).await,
-            Err(refused) => refused,
+            Err(refused) => *refused,
         }
     }
 
@@ -177,7 +177,7 @@ impl Guarded {
     ) -> BoxStream<'static, Response> {
         let checked = match self.check(&mut request, session.as_deref()) {
             Ok(c) => c,
-            Err(refused) => return futures_util::stream::once(async { refused }).boxed(),
+            Err(refused) => return futures_util::stream::once(async { *refused }).boxed(),
         };
         if checked.ty != OperationType::Subscription {
             // a query or mutation over the WebSocket: audited and masked
@@ -208,7 +208,11 @@ impl Guarded {
     /// Steps 1–3 for the principal in the request's data, else the
     /// session's (none: nobody, who may use nothing); a refusal is the
     /// response, masked for the principal like any other.
-    fn check(&self, request: &mut Request, session: Option<&Data>) -> Result<Checked, Response> {
+    fn check(
+        &self,
+        request: &mut Request,
+        session: Option<&Data>,
+    ) -> Result<Checked, Box<Response>> {
         let principal = principal_in(&request.data)
             .or_else(|| session.and_then(principal_in))
             .cloned()
@@ -219,7 +223,7 @@ impl Guarded {
             if !see_identifiers {
                 mask_response(&self.engine.auth, &mut r);
             }
-            r
+            Box::new(r)
         })
     }
 
