@@ -264,6 +264,53 @@ fn archives_of_every_kind_in_one_query_each() {
     });
 }
 
+/// An archive's trajectory summary is read on the calling task up to a
+/// bound and on the blocking pool beyond it: both give the whole summary.
+#[test]
+fn trajectory_summaries_of_quiet_and_busy_subjects_are_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let _stop = Stop(Arc::clone(&e));
+    let schema = gql::schema(Arc::clone(&e));
+    let store = e.store();
+    let mut per_device: std::collections::HashMap<String, usize> = Default::default();
+    for (_, ev) in store.log_from(0, usize::MAX).unwrap() {
+        *per_device.entry(ev.device.to_string()).or_default() += 1;
+    }
+    let busiest = per_device
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .unwrap()
+        .0
+        .clone();
+    let person = node_with(&e, model::RelKind::Cohabitant);
+    let mut sizes = Vec::new();
+    for node in [format!("device:{busiest}"), person] {
+        let expected: u32 = graph::timeline::recent(
+            store,
+            &model::NodeRef::parse(&node).unwrap(),
+            30,
+            api::server::engine::now(),
+            &e.clock,
+            &e.config.trajectory_params(),
+            &mut |_| Ok(true),
+        )
+        .unwrap()
+        .by_hour
+        .iter()
+        .sum();
+        let q = format!(r#"{{ archive(ref: "{node}") {{ trajectorySummary {{ sightings }} }} }}"#);
+        let v = rt().block_on(data(&schema, &q));
+        assert_eq!(
+            v["archive"]["trajectorySummary"]["sightings"], expected,
+            "{node}"
+        );
+        sizes.push(expected);
+    }
+    // one summary beyond the calling task's bound, one within it
+    assert!(sizes[0] > 256 && sizes[1] <= 256, "{sizes:?}");
+}
+
 #[test]
 fn search_trajectory_relations_and_dashboard() {
     let dir = tempfile::tempdir().unwrap();

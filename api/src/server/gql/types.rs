@@ -10,7 +10,13 @@ use tokio::sync::OnceCell;
 
 use super::{Ctx, blocking, fmt_time, parse_time_opt, quick};
 use crate::server::alerts::{self, Alert as AlertRec, WatchList as WatchRec};
+use crate::server::engine::Engine;
 use crate::server::errors::{ApiError, ApiResult};
+
+/// Sightings an archive's trajectory summary reads on the calling task (a
+/// bounded read: ~1 µs each); a subject with more in range is summarised on
+/// the blocking pool.
+const QUICK_POINTS: usize = 256;
 
 // ----- batch loading of register records --------------------------------------
 
@@ -1018,25 +1024,40 @@ impl Archive {
     ) -> async_graphql::Result<TrajectorySummary> {
         let node = self.node.clone();
         let principal = ctx.principal().clone();
-        Ok(blocking(ctx, move |e| {
+        // most subjects have a few sightings a day: their summary is read
+        // on the calling task, at most QUICK_POINTS sightings; a subject
+        // with more is summarised (again, in full) on the blocking pool
+        let summary = move |e: &Engine, most: Option<usize>| -> ApiResult<_> {
             let store = e.store();
+            let mut params = e.config.trajectory_params();
+            if let Some(most) = most {
+                params.max_points = params.max_points.min(most);
+            }
             let t = graph::timeline::recent(
                 store,
                 &node,
                 days,
                 crate::server::engine::now(),
                 &e.clock,
-                &e.config.trajectory_params(),
+                &params,
                 &mut |d| principal.sees_at(e, store, d, &[&node]),
             )?;
-            Ok(TrajectorySummary {
+            if most.is_some() && t.truncated {
+                return Ok(None);
+            }
+            Ok(Some(TrajectorySummary {
                 footholds: footholds(&t.footholds),
                 communities: frequented(&t.communities),
                 by_hour: t.by_hour.to_vec(),
                 sightings: t.by_hour.iter().sum(),
-            })
-        })
-        .await?)
+            }))
+        };
+        let first = summary.clone();
+        if let Some(s) = quick(ctx, move |e| first(e, Some(QUICK_POINTS))).await? {
+            return Ok(s);
+        }
+        let s = blocking(ctx, move |e| summary(e, None)).await?;
+        Ok(s.ok_or_else(|| ApiError::Internal("trajectory summary".into()))?)
     }
 
     /// A house's night entrants: who passed its unit's doors at night over
