@@ -40,8 +40,10 @@ SETUP = [
     "with the same sampled inputs; latency figures are of 4 concurrent clients, each run of "
     "300 samples after an untimed pass over the same samples (each system answers from caches "
     "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
-    "measured before the blob-file layout, the mimalloc allocator and the full-text changes; the "
-    "dimension-512 face row: measured before the mimalloc allocator).",
+    "measured before the blob-file layout, the mimalloc allocator and the full-text changes; its "
+    "GraphQL archive rows: before the guard became a wrapper and the archive's trajectory summary "
+    "a bounded read on the calling task; the dimension-512 face row: measured before the mimalloc "
+    "allocator and the usearch patches).",
     "* **Anju**: the release build, the embedded RocksDB store with the deployment's defaults; "
     "ingest through the same sink `anju ingest` uses, a batch synced before it counts.",
     "* **PostgreSQL 15** + PostGIS + pg_trgm: shared_buffers 6 GB, effective_cache_size 16 GB, "
