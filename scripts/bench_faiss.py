@@ -39,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("dim", type=int)
-    ap.add_argument("--ef", default="16,24,32,48,64,96,128,192,256,320,384,512,768,1024")
+    ap.add_argument("--ef", default="16,24,32,48,64,96,128,160,192,224,256,288,320,384,512,768,1024")
     ap.add_argument("--out")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--repeats", type=int, default=3)

@@ -38,7 +38,7 @@ pub struct FaceBenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "16,24,32,48,64,96,128,192,256,320,384,512,768,1024"
+        default_value = "16,24,32,48,64,96,128,160,192,224,256,288,320,384,512,768,1024"
     )]
     ef: Vec<usize>,
     /// With `--out`: the figure is QPS at the smallest swept ef reaching
