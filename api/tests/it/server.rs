@@ -1031,4 +1031,16 @@ fn the_elderly_timer_raises_one_alert_per_silence() {
     let raised = e.check_elderly().unwrap();
     let subjects: Vec<Option<String>> = raised.iter().map(|a| a.subject.clone()).collect();
     assert_eq!(subjects, [Some("person:E3".to_owned())], "{raised:#?}");
+    // the check's clock follows the events logged since it was read, as a
+    // scan of every device's newest sighting finds it
+    let next = json!({"type":"access","id":"a4","device":gate,"time":"2026-10-09T08:30:00+08:00","method":"face","person":"E3"});
+    e.write(&[ingest::parse_line(&next.to_string(), &cfg)
+        .unwrap()
+        .unwrap()])
+        .unwrap();
+    e.settle().unwrap();
+    let span = analysis::profile::data_span(e.store()).unwrap().unwrap();
+    assert_eq!(e.data_clock().unwrap(), Some(span.1));
+    let a4 = chrono::DateTime::parse_from_rfc3339("2026-10-09T08:30:00+08:00").unwrap();
+    assert_eq!(span.1, model::Timestamp(a4.timestamp_millis()));
 }
