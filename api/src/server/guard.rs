@@ -49,7 +49,9 @@ const PARSED_KEPT: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
 /// Longer texts are parsed each time (the cache's memory stays small).
 const PARSED_MAX_LEN: usize = 16 << 10;
 /// Fragments nested deeper than this at the root of an operation are
-/// refused (the root fields could not all be checked).
+/// refused (the root fields could not all be checked); aliases deeper are
+/// not counted (async-graphql refuses a document nested past 32 levels
+/// before it runs).
 const MAX_NESTING: usize = 64;
 
 type Parsed = Arc<Mutex<lru::LruCache<String, ExecutableDocument>>>;
@@ -289,10 +291,11 @@ impl Guarded {
             personal: false,
         };
         for (name, op) in &chosen {
-            let ty = match op.ty {
-                OperationType::Query => "query",
-                OperationType::Mutation => "mutation",
-                OperationType::Subscription => "subscription",
+            // the operation's keyword, and its root type in the schema
+            let (ty, parent) = match op.ty {
+                OperationType::Query => ("query", "Query"),
+                OperationType::Mutation => ("mutation", "Mutation"),
+                OperationType::Subscription => ("subscription", "Subscription"),
             };
             if checked.operation.is_empty() {
                 checked.operation = match name {
@@ -300,11 +303,6 @@ impl Guarded {
                     None => ty.to_owned(),
                 };
             }
-            let parent = match op.ty {
-                OperationType::Query => "Query",
-                OperationType::Mutation => "Mutation",
-                OperationType::Subscription => "Subscription",
-            };
             let mut fields = Vec::new();
             root_fields(doc, &op.selection_set.node, 0, &mut fields)?;
             for field in fields {
@@ -405,7 +403,7 @@ fn outcome(r: &Response) -> String {
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {
     fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> usize {
-        if depth > 64 {
+        if depth > MAX_NESTING {
             return 0;
         }
         set.items
