@@ -4765,6 +4765,16 @@ class index_gt {
                 prefetch(missing_candidates.begin(), missing_candidates.end());
             }
 
+            // The next candidate is most often the best of those waiting now:
+            // its neighbour list is fetched while this one's are measured
+            if (!next.empty()) {
+                byte_t const* upcoming = node_at_(next.top().slot).tape();
+                std::size_t const upcoming_bytes = node_head_bytes_() + pre_.neighbors_base_bytes;
+                for (std::size_t at = 0; at < upcoming_bytes; at += 64)
+                    usearch_prefetch_m(upcoming + at);
+                usearch_prefetch_m(upcoming + upcoming_bytes - 1);
+            }
+
             // Assume the worst-case when reserving memory
             if (!visits.reserve(visits.size() + candidate_neighbors.size()))
                 return false;

@@ -2271,6 +2271,18 @@ class index_dense_gt {
             }
         };
         if (std::is_same<typename std::decay<predicate_at>::type, dummy_predicate_t>::value) {
+            // with nothing removed no member carries the free key: checking
+            // each one would read its node (a cache miss per candidate)
+            bool any_removed;
+            {
+                std::unique_lock<std::mutex> free_lock(free_keys_mutex_);
+                any_removed = free_keys_.size() != 0;
+            }
+            if (!any_removed) {
+                auto typed_result = typed_->search(vector_data, wanted, metric_proxy_t{*this}, search_config,
+                                                   dummy_predicate_t{}, prefetch);
+                return search_result_t{std::move(typed_result), std::move(lock)};
+            }
             auto allow = [free_key_copy](member_cref_t const& member) noexcept {
                 return (vector_key_t)member.key != free_key_copy;
             };
