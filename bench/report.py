@@ -61,7 +61,10 @@ SETUP = [
     "Bolt to it (`anju graph copy`), town only (copying a million-person graph over Bolt takes hours).",
     "* **faiss-cpu** (PyPI): IndexHNSWFlat (M 16, efConstruction 128, as Anju's usearch graph; f32, inner product on "
     "normalised vectors), efSearch raised until recall@10 ≥ 0.95 as Anju's ef is; exact search "
-    "is IndexFlatIP. Both built with 2 threads, queried one at a time as Anju is.",
+    "is IndexFlatIP. Both built with 2 threads, queried one at a time as Anju is. Anju's graph is "
+    "built once per quantisation of its vectors in memory, of the same vectors: f16 (the default) and "
+    "int8 (`identity.quantisation = \"i8\"`, half the memory); every answer is re-scored from the f32 "
+    "vectors either way (the dimension-512 row predates the f16 default: int8).",
 ]
 
 

@@ -20,7 +20,7 @@
 #   BENCH_SIZES=town BENCH_FACES=0 bash bench/run.sh   # a quick run
 #   BENCH_SIZES= BENCH_APPEND=1 bash bench/run.sh      # only the faces, added to the last run
 #   BENCH_SIZES=town BENCH_FACES=0 BENCH_REUSE=1 BENCH_APPEND=1 bash bench/run.sh   # the queries again, on the loaded data
-#   BENCH_REPEATS=3 BENCH_SAMPLES=300 BENCH_WORKERS=4 BENCH_FACES_N=1000000 BENCH_FACES_DIMS="128 512"
+#   BENCH_REPEATS=3 BENCH_SAMPLES=300 BENCH_WORKERS=4 BENCH_FACES_N=1000000 BENCH_FACES_DIMS="128 512" BENCH_FACES_QUANT="f16 i8"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -125,11 +125,20 @@ done
 if [ "${BENCH_FACES:-1}" = 1 ]; then
     n="${BENCH_FACES_N:-1000000}"
     for dim in ${BENCH_FACES_DIMS:-128}; do
-        echo "== faces: $n vectors of dim $dim"
-        rm -rf "$work/faces-$dim"
-        "$anju" bench-faces --n "$n" --dim "$dim" --dir "$work/faces-$dim" --out "$raw" --repeats "$repeats"
-        "$BENCH_PYTHON" scripts/bench_faiss.py "$work/faces-$dim" "$dim" --out "$raw" --repeats "$repeats"
-        rm -rf "$work/faces-$dim"
+        # each of Anju's quantisations builds its own graph of the same
+        # vectors (the first, the default, beside the peers)
+        peers=1
+        for q in ${BENCH_FACES_QUANT:-f16 i8}; do
+            echo "== faces: $n vectors of dim $dim, $q graph"
+            rm -rf "$work/faces-$dim"
+            "$anju" bench-faces --n "$n" --dim "$dim" --quantisation "$q" --dir "$work/faces-$dim" \
+                --out "$raw" --repeats "$repeats"
+            if [ "$peers" = 1 ]; then
+                "$BENCH_PYTHON" scripts/bench_faiss.py "$work/faces-$dim" "$dim" --out "$raw" --repeats "$repeats"
+                peers=0
+            fi
+            rm -rf "$work/faces-$dim"
+        done
     done
 fi
 
