@@ -13,11 +13,11 @@
 //!   caller resumes; a bad record with a valid commit after it is damage
 //!   ([`FaceError::Damaged`]).
 //! * The **graph** lives in memory, its vectors quantised (f16 by default,
-//!   half of f32; int8, a quarter, when memory is short). What the graph finds (at least [`FaceParams::rerank`]
-//!   candidates) is scored again from the exact vectors in the log (read in
-//!   place through a read-only mapping of its committed bytes; the OS
-//!   caches them), so every score is the true cosine and identity
-//!   thresholds mean what they say.
+//!   half of f32; int8, a quarter, when memory is short). What the graph
+//!   finds (at least [`FaceParams::rerank`] candidates) is scored again
+//!   from the exact vectors in the log (read in place through a read-only
+//!   mapping of its committed bytes; the OS caches them), so every score
+//!   is the true cosine and identity thresholds mean what they say.
 //! * A **snapshot** of the graph (`graph-<generation>-<offset>.usearch`,
 //!   with its length and CRC-32 in `graph.meta`, renamed into place last) is
 //!   written when a tenth of the index is newer than the last one and at a
