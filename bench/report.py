@@ -40,7 +40,7 @@ SETUP = [
     "with the same sampled inputs; latency figures are of 4 concurrent clients, each run of "
     "300 samples after an untimed pass over the same samples (each system answers from caches "
     "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
-    "measured before the blob-file layout, the mimalloc allocator and the full-text changes; its "
+    "the peers started just before the first — ArcadeDB's JVM warming up beside it; its "
     "GraphQL archive rows: before the guard became a wrapper and the archive's trajectory summary "
     "a bounded read on the calling task; the dimension-512 face row: measured before the mimalloc "
     "allocator and the usearch patches).",
