@@ -52,7 +52,7 @@ pub struct FaceBenchArgs {
     repeats: usize,
     /// How the graph keeps its vectors: i8, f16 or f32 (scores are exact
     /// in every case).
-    #[arg(long, default_value = "f16")]
+    #[arg(long, default_value = search::Quantisation::default().name())]
     quantisation: search::Quantisation,
     /// Build with `add_many` on every core (else one vector at a time, as
     /// ingest adds them).

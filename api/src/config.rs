@@ -259,7 +259,7 @@ impl Default for Identity {
             representatives: 4,
             representative_below: 0.9,
             ef_search: 128,
-            quantisation: "f16".into(),
+            quantisation: search::Quantisation::default().name().into(),
             attribute_faces: true,
         }
     }

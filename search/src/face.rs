@@ -162,7 +162,7 @@ impl Default for FaceParams {
             connectivity: 16,
             ef_construction: 128,
             ef_search: 128,
-            quantisation: Quantisation::F16,
+            quantisation: Quantisation::default(),
             exact_below: 2_048,
             rerank: 16,
         }
