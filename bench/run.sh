@@ -105,21 +105,27 @@ for size in $sizes; do
     # rate limit in the way, no background job beside the requests (the
     # analysis job and the elderly check, which reads every resident of a
     # million-person store at start)
+    # Twice: with each audit entry synced before the answer (the default),
+    # then with the audit log synced every 100 ms (auth.audit_sync_ms).
     port="${BENCH_PORT:-18282}"
-    serve="$work/$size-serve.toml"
-    cp "$cfg" "$serve"
-    printf '\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 600\n[alerts]\nelderly_check_mins = 0\n' >>"$serve"
-    token=$("$anju" --config "$serve" --store "$store" token create --role admin --name bench --ttl 4h --quiet)
-    "$anju" --config "$serve" --store "$store" serve --listen "127.0.0.1:$port" >"$work/$size-serve.log" 2>&1 &
-    server=$!
-    for _ in $(seq 1 1200); do
-        curl -sf "http://127.0.0.1:$port/health" -H "Authorization: Bearer $token" >/dev/null 2>&1 && break
-        sleep 0.5
+    for audit_ms in 0 100; do
+        serve="$work/$size-serve.toml"
+        cp "$cfg" "$serve"
+        printf '\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\naudit_sync_ms = %s\n[server]\nanalysis_every_mins = 0\nrequest_timeout_secs = 600\n[alerts]\nelderly_check_mins = 0\n' \
+            "$audit_ms" >>"$serve"
+        token=$("$anju" --config "$serve" --store "$store" token create --role admin --name bench --ttl 4h --quiet)
+        "$anju" --config "$serve" --store "$store" serve --listen "127.0.0.1:$port" >"$work/$size-serve.log" 2>&1 &
+        server=$!
+        for _ in $(seq 1 1200); do
+            curl -sf "http://127.0.0.1:$port/health" -H "Authorization: Bearer $token" >/dev/null 2>&1 && break
+            sleep 0.5
+        done
+        "$anju" --config "$serve" --store "$store" bench-peers http --url "http://127.0.0.1:$port/graphql" \
+            --token "$token" --audit-sync-ms "$audit_ms" --size "$size" --out "$raw" --repeats "$size_repeats" \
+            --samples "$samples" --workers "$workers" || true
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
     done
-    "$anju" --config "$serve" --store "$store" bench-peers http --url "http://127.0.0.1:$port/graphql" \
-        --token "$token" --size "$size" --out "$raw" --repeats "$size_repeats" --samples "$samples" --workers "$workers" || true
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
 done
 
 if [ "${BENCH_FACES:-1}" = 1 ]; then

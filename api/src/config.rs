@@ -110,6 +110,13 @@ pub struct AuthSection {
     /// Audit entries older than this are pruned (the chain stays
     /// verifiable from the oldest kept entry).
     pub audit_retention_days: u32,
+    /// 0 (the default): each audit entry is synced to disk before its
+    /// response leaves. `N` (at most 1000): the entry is written to the
+    /// store's log before the response leaves — it survives a crash of the
+    /// process — and the log is synced every N ms, so a power loss can take
+    /// the entries of the last N ms; for disks whose fsync costs more than
+    /// a request should wait.
+    pub audit_sync_ms: u64,
     /// Requests per minute per token (anonymous callers: per address).
     pub rate_per_minute: u32,
     /// Requests a token may make at once above the steady rate.
@@ -125,6 +132,7 @@ impl Default for AuthSection {
             max_ttl: "366d".into(),
             hidden_nodes: "omit".into(),
             audit_retention_days: 190,
+            audit_sync_ms: 0,
             rate_per_minute: 600,
             rate_burst: 60,
         }
@@ -508,6 +516,12 @@ impl Config {
                 "auth.audit_retention_days and auth.rate_per_minute must be at least 1".into(),
             ));
         }
+        if self.auth.audit_sync_ms > 1000 {
+            return Err(ConfigError::Invalid(format!(
+                "auth.audit_sync_ms {} is more than 1000 (0 syncs each entry)",
+                self.auth.audit_sync_ms
+            )));
+        }
         if let Some(p) = self.analysis.problems().into_iter().next() {
             return Err(ConfigError::Invalid(p));
         }
@@ -614,6 +628,9 @@ mod tests {
         assert!(cfg.validate().is_err());
         let cfg: Config = toml::from_str("version = 2").unwrap();
         assert!(cfg.validate().is_err());
+        let cfg: Config = toml::from_str("version = 1\n[auth]\naudit_sync_ms = 5000").unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("auth.audit_sync_ms 5000"), "{e}");
         let cfg: Config = toml::from_str(
             "version = 1\n[deployment]\ntime_zone = \"Europe/Berlin\"\nnight_start = \"23:30\"",
         )

@@ -1044,6 +1044,15 @@ impl RocksStore {
 
     /// Writes (`Some`) and deletes (`None`) in one durable batch.
     pub fn app_write(&self, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.app_write_with(changes, true)
+    }
+
+    /// [`RocksStore::app_write`], synced only when `sync` is true (and the
+    /// store syncs at all): an unsynced batch is in the log, in the
+    /// operating system's hands, when this returns — it survives a crash of
+    /// the process, and a power loss once the next synced write or
+    /// [`RocksStore::sync_log`] has run.
+    pub fn app_write_with(&self, changes: &[(Vec<u8>, Option<Vec<u8>>)], sync: bool) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
@@ -1056,8 +1065,18 @@ impl RocksStore {
             }
         }
         let mut wo = WriteOptions::default();
-        wo.set_sync(self.sync);
+        wo.set_sync(self.sync && sync);
         self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Syncs the write-ahead log: every write made so far survives a power
+    /// loss once this returns.
+    pub fn sync_log(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        self.db.flush_wal(true)?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! the retention from its oldest end (the anchor keeps the chain verifiable
 //! from the oldest kept entry).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use graph::RocksStore;
@@ -97,13 +98,23 @@ type Waiting = (
 
 /// The chain's head and the appends waiting for it. Appends are group
 /// committed: a caller queues its entry and takes the writer lock; whoever
-/// holds it chains everything queued and writes it in one synced batch, so
+/// holds it chains everything queued and writes it in one batch, so
 /// concurrent requests share an fsync and the chain stays in one order.
+///
+/// The batch is synced before `append` returns unless the log was opened
+/// with a sync interval (`auth.audit_sync_ms`): then it is written to the
+/// store's log (it survives a crash of the process) and synced by
+/// [`AuditLog::sync`], which the engine runs on that interval and at
+/// shutdown — a power loss can take the entries of the last interval.
 #[derive(Debug)]
 pub struct AuditLog {
     head: Mutex<(u64, String)>,
     queue: Mutex<Vec<Waiting>>,
     writer: Mutex<()>,
+    /// Sync each batch (no interval).
+    sync_each: bool,
+    /// Entries were written since the last [`AuditLog::sync`].
+    unsynced: AtomicBool,
 }
 
 /// What verification found.
@@ -119,7 +130,9 @@ pub struct Verification {
 }
 
 impl AuditLog {
-    pub fn open(store: &RocksStore) -> graph::Result<Self> {
+    /// The log in `store`; `sync_each` false leaves syncing to
+    /// [`AuditLog::sync`].
+    pub fn open(store: &RocksStore, sync_each: bool) -> graph::Result<Self> {
         let mut head = None;
         store.app_scan(ENTRY, true, None, |k, v| {
             let e: Entry = serde_json::from_slice(v).map_err(|err| corrupt(k, err))?;
@@ -137,10 +150,36 @@ impl AuditLog {
             head: Mutex::new(head),
             queue: Mutex::new(Vec::new()),
             writer: Mutex::new(()),
+            sync_each,
+            unsynced: AtomicBool::new(false),
         })
     }
 
-    /// Appends an entry durably; the response may leave once this returns.
+    /// Each append is synced before it returns.
+    pub fn syncs_each(&self) -> bool {
+        self.sync_each
+    }
+
+    /// Entries were written since the last [`AuditLog::sync`] (never with
+    /// each append synced).
+    pub fn pending_sync(&self) -> bool {
+        self.unsynced.load(Ordering::Acquire)
+    }
+
+    /// Syncs the entries written unsynced since the last call (none: does
+    /// nothing); on failure they stay due for the next call.
+    pub fn sync(&self, store: &RocksStore) -> graph::Result<()> {
+        if !self.unsynced.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        store.sync_log().inspect_err(|_| {
+            self.unsynced.store(true, Ordering::Release);
+        })
+    }
+
+    /// Appends an entry durably (synced, or written and synced within the
+    /// interval: see [`AuditLog`]); the response may leave once this
+    /// returns.
     pub fn append(&self, store: &RocksStore, n: NewEntry, at: Timestamp) -> graph::Result<Entry> {
         let cell = Arc::new(Mutex::new(None));
         lock(&self.queue).push((n, at, Arc::clone(&cell)));
@@ -180,8 +219,11 @@ impl AuditLog {
             prev = e.hash.clone();
             made.push((e, c));
         }
-        match store.app_write(&writes) {
+        match store.app_write_with(&writes, self.sync_each) {
             Ok(()) => {
+                if !self.sync_each {
+                    self.unsynced.store(true, Ordering::Release);
+                }
                 *head = (seq, prev);
                 for (e, c) in made {
                     *lock(&c) = Some(Ok(e));
@@ -339,7 +381,7 @@ mod tests {
         let mut cfg = crate::config::Config::default();
         cfg.store.path = dir.path().join("store");
         let store = RocksStore::open(&cfg.store_config()).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(&store, true).unwrap();
         std::thread::scope(|s| {
             for t in 0..8 {
                 let (log, store) = (&log, &store);
@@ -361,9 +403,50 @@ mod tests {
         assert_eq!((v.entries, v.last_seq), (320, Some(319)));
         assert_eq!(log.next_seq(), 320);
         // reopened, the chain goes on
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(&store, true).unwrap();
         log.append(&store, NewEntry::default(), Timestamp(1))
             .unwrap();
         assert!(verify(&store).unwrap().ok);
+    }
+
+    #[test]
+    fn entries_synced_later_are_written_at_once_and_synced_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.store.path = dir.path().join("store");
+        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let log = AuditLog::open(&store, false).unwrap();
+        assert!(!log.syncs_each() && !log.pending_sync());
+        for i in 0..3 {
+            let n = NewEntry {
+                who: format!("w{i}"),
+                ..NewEntry::default()
+            };
+            log.append(&store, n, Timestamp(i)).unwrap();
+        }
+        // readable (and chained) before any sync
+        assert!(log.pending_sync());
+        let v = verify(&store).unwrap();
+        assert_eq!((v.ok, v.entries), (true, 3), "{v:?}");
+        log.sync(&store).unwrap();
+        assert!(!log.pending_sync());
+        // nothing new: nothing to do
+        log.sync(&store).unwrap();
+        // the store reopened (its log replayed) has them all
+        drop(store);
+        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let log = AuditLog::open(&store, true).unwrap();
+        assert_eq!(log.next_seq(), 3);
+        let mut who = Vec::new();
+        scan(&store, None, |e| {
+            who.push(e.who);
+            true
+        })
+        .unwrap();
+        assert_eq!(who, ["w2", "w1", "w0"]);
+        // a synced log never has any pending
+        log.append(&store, NewEntry::default(), Timestamp(9))
+            .unwrap();
+        assert!(!log.pending_sync());
     }
 }

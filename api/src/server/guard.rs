@@ -36,7 +36,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use super::audit::NewEntry;
-use super::engine::{Engine, now};
+use super::engine::Engine;
 use super::gql::Inner;
 use super::lock;
 use super::scope::{self, Principal};
@@ -141,15 +141,7 @@ impl Guarded {
                 records: records(&resp.data),
                 outcome: outcome(&resp),
             };
-            let e = Arc::clone(&self.engine);
-            let written =
-                tokio::task::spawn_blocking(move || e.audit.append(e.store(), entry, now())).await;
-            let failure = match written {
-                Ok(Ok(_)) => None,
-                Ok(Err(err)) => Some(err.to_string()),
-                Err(err) => Some(err.to_string()),
-            };
-            if let Some(why) = failure {
+            if let Err(why) = self.engine.record(entry).await {
                 tracing::error!(error = %why, "audit log write failed; response withheld");
                 let mut err =
                     ServerError::new("the request could not be recorded; try again", None);

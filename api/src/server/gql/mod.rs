@@ -1619,14 +1619,10 @@ impl Subscription {
             records: vec![],
             outcome: "subscribed".into(),
         };
-        let e = Arc::clone(ctx.engine());
-        tokio::task::spawn_blocking(move || e.audit.append(e.store(), entry, now()))
-            .await
-            .map_err(|err| ApiError::Internal(err.to_string()))?
-            .map_err(|err| {
-                tracing::error!(error = %err, "audit log write failed; subscription refused");
-                ApiError::Unavailable("the request could not be recorded; try again".into())
-            })?;
+        ctx.engine().record(entry).await.map_err(|err| {
+            tracing::error!(error = %err, "audit log write failed; subscription refused");
+            ApiError::Unavailable("the request could not be recorded; try again".into())
+        })?;
         let auth_engine = Arc::clone(ctx.engine());
         let rx = ctx.engine().alerts_tx.subscribe();
         Ok(
