@@ -451,6 +451,15 @@ fn load(config: &Config, a: LoadArgs) -> Result<()> {
     let backend = Backend::open(config, &store)?;
     let (nodes, edges) = backend.store().export()?;
     let mut c = pg::connect(&a.pg)?;
+    // the registers and the tables are the timed ingest's
+    let ingested: bool = c
+        .query_one("SELECT to_regclass('events') IS NOT NULL", &[])?
+        .get(0);
+    if !ingested {
+        bail!(
+            "PostgreSQL holds no ingested dataset (no `events` table): run `anju bench-peers ingest` on the same data first (bench/run.sh does, unless BENCH_REUSE=1)"
+        );
+    }
     // no query reads the timed ingest's `events` (16 GB at the large size):
     // emptied, so that the derived rows fit beside it on this disk
     c.batch_execute("TRUNCATE events, sightings, relations; DROP INDEX IF EXISTS sightings_subject_time, relations_a,
@@ -1228,10 +1237,25 @@ fn tagging(
 
 fn http(config: &Config, a: HttpArgs) -> Result<()> {
     let out = Out { common: &a.common };
-    // the same persons as the in-process archive workload
+    // the same persons as the in-process archive workload, read from the
+    // store the server has open: a read-only open can meet a file its
+    // compaction just removed, and then tries again
     let persons = {
-        let store = RocksStore::open_read_only(&config.store_config())?;
-        all_persons(&store)?
+        let mut tries = 0;
+        loop {
+            let read = RocksStore::open_read_only(&config.store_config())
+                .map_err(anyhow::Error::from)
+                .and_then(|s| all_persons(&s));
+            match read {
+                Ok(p) => break p,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("reading the persons beside the server: {e}; again");
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.sampling.seed);
     let ids: Vec<String> = (0..a.sampling.samples)
@@ -1264,7 +1288,9 @@ fn http(config: &Config, a: HttpArgs) -> Result<()> {
         ),
         ms => (
             format!("anju (GraphQL over HTTP, audit synced every {ms} ms)"),
-            format!("audited, written before the answer, synced within {ms} ms (auth.audit_sync_ms)"),
+            format!(
+                "audited, written before the answer, synced within {ms} ms (auth.audit_sync_ms)"
+            ),
         ),
     };
     out.latencies(
