@@ -41,7 +41,7 @@ SETUP = [
     "300 samples after an untimed pass over the same samples (each system answers from caches "
     "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
     "the peers started just before the first — ArcadeDB's JVM warming up beside it; the "
-    "dimension-512 face row: measured before the mimalloc allocator and the usearch patches; the "
+    "dimension-512 face rows: measured on their own, the f16 graph only; the "
     "archive rows of both sizes: measured again on their own, on the same loaded data with every "
     "peer running, after the other rows). The archive rows named "
     "\"audit synced every 100 ms\" run with `auth.audit_sync_ms = 100` (each request's audit "
@@ -67,7 +67,7 @@ SETUP = [
     "is IndexFlatIP. Both built with 2 threads, queried one at a time as Anju is. Anju's graph is "
     "built once per quantisation of its vectors in memory, of the same vectors: f16 (the default) and "
     "int8 (`identity.quantisation = \"i8\"`, half the memory); every answer is re-scored from the f32 "
-    "vectors either way (the dimension-512 row predates the f16 default: int8).",
+    "vectors either way (at dimension 512 only the f16 graph was measured).",
 ]
 
 
