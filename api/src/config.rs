@@ -249,7 +249,7 @@ pub struct Identity {
     /// HNSW search breadth (higher: better recall, slower).
     pub ef_search: usize,
     /// How the face index's graph keeps its vectors in memory: `f16` (half
-    /// of f32), `i8` (a quarter; searches slower) or `f32`. Scores are
+    /// of f32), `i8` (a quarter; builds slower) or `f32`. Scores are
     /// exact in every case (re-ranked from the vectors on disk); changing
     /// it rebuilds the graph at the next start.
     pub quantisation: String,

@@ -1736,6 +1736,11 @@ struct index_search_config_t {
 
     /// @brief Brute-forces exhaustive search over all entries in the index.
     bool exact = false;
+
+    /// @brief With a prefetching search: how many unvisited neighbours ahead
+    /// of the one being measured have their vectors fetched (0: all of a
+    /// candidate's neighbours at once, before the first is measured).
+    std::size_t prefetch_ahead = 0;
 };
 
 struct index_cluster_config_t {
@@ -3512,7 +3517,8 @@ class index_gt {
                 query, metric, prefetch, static_cast<compressed_slot_t>(entry_slot_), max_level_, 0, context);
 
             // For bottom layer we need a more optimized procedure
-            if (!search_to_find_in_base_(query, metric, predicate, prefetch, closest_slot, expansion, context))
+            if (!search_to_find_in_base_(query, metric, predicate, prefetch, closest_slot, expansion, context,
+                                         config.prefetch_ahead))
                 return result.failed("Out of memory!");
         }
 
@@ -4719,7 +4725,8 @@ class index_gt {
     template <typename value_at, typename metric_at, typename predicate_at, typename prefetch_at>
     bool search_to_find_in_base_(                                                               //
         value_at&& query, metric_at&& metric, predicate_at&& predicate, prefetch_at&& prefetch, //
-        compressed_slot_t start_slot, std::size_t expansion, context_t& context) const usearch_noexcept_m {
+        compressed_slot_t start_slot, std::size_t expansion, context_t& context,
+        std::size_t prefetch_ahead = 0) const usearch_noexcept_m {
 
         visits_hash_set_t& visits = context.visits;
         next_candidates_t& next = context.next_candidates; // pop min, push
@@ -4759,8 +4766,9 @@ class index_gt {
 
             neighbors_ref_t candidate_neighbors = neighbors_base_(node_at_(candidate.slot));
 
-            // Optional prefetching
-            if (!is_dummy<prefetch_at>()) {
+            // Optional prefetching (all at once; else ahead, below)
+            bool const pipelined = !is_dummy<prefetch_at>() && prefetch_ahead != 0;
+            if (!is_dummy<prefetch_at>() && !pipelined) {
                 candidates_range_t missing_candidates{*this, candidate_neighbors, visits};
                 prefetch(missing_candidates.begin(), missing_candidates.end());
             }
@@ -4779,10 +4787,7 @@ class index_gt {
             if (!visits.reserve(visits.size() + candidate_neighbors.size()))
                 return false;
 
-            for (compressed_slot_t successor_slot : candidate_neighbors) {
-                if (visits.set(successor_slot))
-                    continue;
-
+            auto consider = [&](compressed_slot_t successor_slot) {
                 distance_t successor_dist = context.measure(query, citerator_at(successor_slot), metric);
                 if (top.size() < top_limit || successor_dist < radius) {
                     // This can substantially grow our priority queue:
@@ -4792,6 +4797,38 @@ class index_gt {
                         top.insert({successor_dist, successor_slot}, top_limit);
                         radius = top.top().distance;
                     }
+                }
+            };
+
+            if (!pipelined) {
+                for (compressed_slot_t successor_slot : candidate_neighbors) {
+                    if (visits.set(successor_slot))
+                        continue;
+                    consider(successor_slot);
+                }
+                continue;
+            }
+
+            // Pipelined: the unvisited neighbours are listed first (in
+            // chunks), then each is measured while the vectors of the
+            // `prefetch_ahead` after it are on their way. Fetching every
+            // neighbour's vector at once asks for more lines than the
+            // core can have in flight when vectors are long (dim 512).
+            constexpr std::size_t chunk_k = 64;
+            compressed_slot_t fresh[chunk_k];
+            auto it = candidate_neighbors.begin();
+            auto const end = candidate_neighbors.end();
+            while (it != end) {
+                std::size_t count = 0;
+                for (; it != end && count != chunk_k; ++it)
+                    if (!visits.set(*it))
+                        fresh[count++] = *it;
+                for (std::size_t i = 0; i != count && i != prefetch_ahead; ++i)
+                    prefetch(citerator_at(fresh[i]), citerator_at(fresh[i]) + 1);
+                for (std::size_t i = 0; i != count; ++i) {
+                    if (i + prefetch_ahead < count)
+                        prefetch(citerator_at(fresh[i + prefetch_ahead]), citerator_at(fresh[i + prefetch_ahead]) + 1);
+                    consider(fresh[i]);
                 }
             }
         }
