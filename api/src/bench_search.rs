@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use search::{FaceFilter, FaceIndex, FaceParams};
@@ -65,6 +65,11 @@ pub struct FaceBenchArgs {
     /// `queries.f32`, `truth.u32`).
     #[arg(long)]
     dir: PathBuf,
+    /// Search the index a previous run left in `--dir` (same `--n`,
+    /// `--dim` and quantisation) with its queries and top-10, instead of
+    /// generating and building: A/B runs of two binaries on one graph.
+    #[arg(long)]
+    reuse: bool,
 }
 
 fn normalise(v: &mut [f32]) {
@@ -126,8 +131,43 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     crate::bench::percentile(v, p)
 }
 
+/// Reads a raw little-endian file of 4-byte values `write_raw` wrote.
+fn read_raw<T>(path: &std::path::Path, from: fn([u8; 4]) -> T) -> Result<Vec<T>> {
+    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| from([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
 pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
     let (n, dim) = (a.n, a.dim);
+    let index_dir = a.dir.join(format!("anju-{n}-{dim}"));
+    let params = FaceParams {
+        exact_below: 0,
+        quantisation: a.quantisation,
+        ..FaceParams::default()
+    };
+    if a.reuse {
+        let queries = read_raw(&a.dir.join("queries.f32"), f32::from_le_bytes)?;
+        let truth: Vec<Vec<u32>> = read_raw(&a.dir.join("truth.u32"), u32::from_le_bytes)?
+            .chunks(10)
+            .map(<[u32]>::to_vec)
+            .collect();
+        if !index_dir.is_dir() || queries.len() != truth.len() * dim {
+            bail!(
+                "--reuse: no index of {n} × {dim} with its queries in {}",
+                a.dir.display()
+            );
+        }
+        let t1 = Instant::now();
+        let idx = FaceIndex::open(&index_dir, dim, params)?;
+        say!(
+            "anju: reopened (log read, snapshot loaded) in {:.1} s",
+            t1.elapsed().as_secs_f64()
+        );
+        return sweep_faces(&a, idx, &queries, &truth, "index reused".into());
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
     let t0 = Instant::now();
     let data = clustered(n, dim, a.latent, a.per_identity, &mut rng);
@@ -202,14 +242,8 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
         truth.iter().flatten().map(|x| x.to_le_bytes()),
     )?;
 
-    let index_dir = a.dir.join(format!("anju-{n}-{dim}"));
     let _ = std::fs::remove_dir_all(&index_dir);
     let rss0 = peak_rss_bytes().unwrap_or(0);
-    let params = FaceParams {
-        exact_below: 0,
-        quantisation: a.quantisation,
-        ..FaceParams::default()
-    };
     let idx = FaceIndex::open(&index_dir, dim, params)?;
     let names: Vec<String> = (0..n).map(|i| format!("person:{i}")).collect();
     let t0 = Instant::now();
@@ -255,17 +289,31 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
     );
     drop(idx);
     let t1 = Instant::now();
-    let mut idx = FaceIndex::open(&index_dir, dim, params)?;
+    let idx = FaceIndex::open(&index_dir, dim, params)?;
     say!(
         "anju: reopened (log read, snapshot loaded) in {:.1} s",
         t1.elapsed().as_secs_f64()
     );
+    let built = format!("build {:.0} vectors/s", n as f64 / build);
+    sweep_faces(&a, idx, &queries, &truth, built)
+}
+
+/// Recall@10 and QPS at each swept ef; with `--out`, the figure at the
+/// target recall (`note` ends its note).
+fn sweep_faces(
+    a: &FaceBenchArgs,
+    mut idx: FaceIndex,
+    queries: &[f32],
+    truth: &[Vec<u32>],
+    note: String,
+) -> Result<ExitCode> {
+    let (n, dim) = (a.n, a.dim);
     // one pass over the queries: recall@10, QPS (one thread), p50, p99
     let pass = |idx: &FaceIndex| -> Result<(f64, f64, f64, f64)> {
         let mut ms = Vec::with_capacity(a.queries);
         let mut found = 0usize;
         let t0 = Instant::now();
-        for (q, t) in queries.chunks(dim).zip(&truth) {
+        for (q, t) in queries.chunks(dim).zip(truth) {
             let t1 = Instant::now();
             let hits = idx.search(q, 10, -1.0, &FaceFilter::default())?;
             ms.push(t1.elapsed().as_secs_f64() * 1000.0);
@@ -278,7 +326,7 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
         let secs = t0.elapsed().as_secs_f64();
         Ok((
             found as f64 / (truth.len() * 10).max(1) as f64,
-            a.queries as f64 / secs,
+            truth.len() as f64 / secs,
             pct(&mut ms, 0.5),
             pct(&mut ms, 0.99),
         ))
@@ -310,7 +358,7 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
             "workload": format!("face top-10 at recall ≥ {}", a.target_recall),
             "system": format!("anju (usearch HNSW, {} + exact re-rank)", a.quantisation.name()),
             "metric": "qps", "better": "higher", "runs": runs,
-            "note": format!("ef {ef}, recall@10 {recall:.3}; build {:.0} vectors/s", n as f64 / build),
+            "note": format!("ef {ef}, recall@10 {recall:.3}; {note}"),
         });
         let mut f = std::fs::OpenOptions::new()
             .create(true)

@@ -1716,6 +1716,51 @@ mod tests {
         assert_eq!(contents(&idx), before);
     }
 
+    /// The graph's own copies of the vectors stay each vector's through
+    /// the graph's growth, a snapshot's load and growth after it.
+    #[test]
+    fn the_graphs_vectors_follow_it_as_it_grows_and_reloads() {
+        let (n, dim) = (2600, 16);
+        let vs = random(n, dim, 21);
+        let dir = tempfile::tempdir().unwrap();
+        let params = FaceParams {
+            quantisation: Quantisation::F32,
+            ..ANN
+        };
+        let check = |idx: &FaceIndex, ids: &[u32]| {
+            let g = idx.graph_read();
+            let mut out = vec![0f32; dim];
+            for (id, v) in ids.iter().zip(&vs) {
+                assert_eq!(g.get(u64::from(*id), &mut out).unwrap(), 1, "vector {id}");
+                let want = crate::normalise_slice(v, dim).unwrap();
+                assert!(
+                    out.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6),
+                    "vector {id}: {out:?} against {want:?}"
+                );
+            }
+        };
+        let mut ids = Vec::new();
+        let idx = FaceIndex::open(dir.path(), dim, params).unwrap();
+        // past the first reservation (1,024)
+        for (i, v) in vs.iter().enumerate().take(1500) {
+            ids.push(idx.add(&format!("person:{i}"), "c", v).unwrap());
+        }
+        idx.commit("1500").unwrap();
+        check(&idx, &ids);
+        idx.seal().unwrap();
+        drop(idx);
+        // loaded from the snapshot, then grown past 2,048
+        let idx = FaceIndex::open(dir.path(), dim, params).unwrap();
+        check(&idx, &ids);
+        for (i, v) in vs.iter().enumerate().skip(1500) {
+            ids.push(idx.add(&format!("person:{i}"), "c", v).unwrap());
+        }
+        idx.commit("2600").unwrap();
+        check(&idx, &ids);
+        let hit = &idx.search(&vs[2599], 1, 0.0, &all()).unwrap()[0];
+        assert_eq!(hit.entity, "person:2599");
+    }
+
     /// Opens with the graph rebuilt from the log, loaded from a snapshot,
     /// and a snapshot plus the log beyond it all answer alike.
     #[test]
