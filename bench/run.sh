@@ -20,7 +20,7 @@
 #   BENCH_SIZES=town BENCH_FACES=0 bash bench/run.sh   # a quick run
 #   BENCH_SIZES= BENCH_APPEND=1 bash bench/run.sh      # only the faces, added to the last run
 #   BENCH_SIZES=town BENCH_FACES=0 BENCH_REUSE=1 BENCH_APPEND=1 bash bench/run.sh   # the queries again, on the loaded data
-#   BENCH_REPEATS=3 BENCH_SAMPLES=300 BENCH_WORKERS=4 BENCH_FACES_N=1000000 BENCH_FACES_DIMS="128 512" BENCH_FACES_QUANT="f16 i8"
+#   BENCH_REPEATS=3 BENCH_SAMPLES=300 BENCH_WORKERS=4 BENCH_FACES_N=1000000 BENCH_FACES_DIMS="128 512" BENCH_FACES_QUANT="i8 f16"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -134,7 +134,7 @@ if [ "${BENCH_FACES:-1}" = 1 ]; then
         # each of Anju's quantisations builds its own graph of the same
         # vectors (the first, the default, beside the peers)
         peers=1
-        for q in ${BENCH_FACES_QUANT:-f16 i8}; do
+        for q in ${BENCH_FACES_QUANT:-i8 f16}; do
             echo "== faces: $n vectors of dim $dim, $q graph"
             rm -rf "$work/faces-$dim"
             "$anju" bench-faces --n "$n" --dim "$dim" --quantisation "$q" --dir "$work/faces-$dim" \

@@ -248,10 +248,10 @@ pub struct Identity {
     pub representative_below: f32,
     /// HNSW search breadth (higher: better recall, slower).
     pub ef_search: usize,
-    /// How the face index's graph keeps its vectors in memory: `f16` (half
-    /// of f32), `i8` (a quarter; builds slower) or `f32`. Scores are
-    /// exact in every case (re-ranked from the vectors on disk); changing
-    /// it rebuilds the graph at the next start.
+    /// How the face index's graph keeps its vectors in memory: `i8` (a
+    /// quarter of f32, the fastest search), `f16` (half) or `f32`. Scores
+    /// are exact in every case (re-ranked from the vectors on disk);
+    /// changing it rebuilds the graph at the next start.
     pub quantisation: String,
     /// Attribute faces on the server (the face index, stranger archives).
     /// Off: only captures carrying a person id (matched by the device, as

@@ -92,11 +92,14 @@ pub type FaceResult<T> = std::result::Result<T, FaceError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quantisation {
     /// One byte per dimension, each vector scaled to its largest component
-    /// (cosine over the integers): the least memory.
-    I8,
-    /// Half precision (inner product of the unit vectors): at 1M × 128 as
-    /// accurate per search breadth as `I8`, and faster to build and search.
+    /// (cosine over the integers): the least memory and, with the pipelined
+    /// prefetch, the fastest search at the same recall (1M vectors, one run
+    /// each: dim 128 1,489 QPS against f16's 1,401; dim 512 3,050 against
+    /// 2,743).
     #[default]
+    I8,
+    /// Half precision (inner product of the unit vectors): twice `I8`'s
+    /// memory, a little fewer candidates for the same recall.
     F16,
     F32,
 }
