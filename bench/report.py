@@ -42,7 +42,7 @@ SETUP = [
     "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
     "the peers started just before the first — ArcadeDB's JVM warming up beside it; the "
     "face rows: measured on their own, after the fifth usearch patch, each dimension in one run "
-    "with faiss (dimension 512: two such runs, their passes merged); the "
+    "with faiss, two such runs per dimension, their passes merged; the "
     "archive rows of both sizes: measured again on their own, on the same loaded data with every "
     "peer running, after the other rows). The archive rows named "
     "\"audit synced every 100 ms\" run with `auth.audit_sync_ms = 100` (each request's audit "
