@@ -160,13 +160,14 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
                 a.dir.display()
             );
         }
-        let t1 = Instant::now();
-        let idx = FaceIndex::open(&index_dir, dim, params)?;
-        say!(
-            "anju: reopened (log read, snapshot loaded) in {:.1} s",
-            t1.elapsed().as_secs_f64()
+        return sweep_faces(
+            &a,
+            &index_dir,
+            params,
+            &queries,
+            &truth,
+            "index reused".into(),
         );
-        return sweep_faces(&a, idx, &queries, &truth, "index reused".into());
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
     let t0 = Instant::now();
@@ -288,26 +289,28 @@ pub fn bench_faces(a: FaceBenchArgs) -> Result<ExitCode> {
         (data.len() * 4) as f64 / (1 << 20) as f64,
     );
     drop(idx);
-    let t1 = Instant::now();
-    let idx = FaceIndex::open(&index_dir, dim, params)?;
-    say!(
-        "anju: reopened (log read, snapshot loaded) in {:.1} s",
-        t1.elapsed().as_secs_f64()
-    );
     let built = format!("build {:.0} vectors/s", n as f64 / build);
-    sweep_faces(&a, idx, &queries, &truth, built)
+    sweep_faces(&a, &index_dir, params, &queries, &truth, built)
 }
 
-/// Recall@10 and QPS at each swept ef; with `--out`, the figure at the
+/// Opens the index in `index_dir` again (log read, snapshot loaded), then
+/// recall@10 and QPS at each swept ef; with `--out`, the figure at the
 /// target recall (`note` ends its note).
 fn sweep_faces(
     a: &FaceBenchArgs,
-    mut idx: FaceIndex,
+    index_dir: &std::path::Path,
+    params: FaceParams,
     queries: &[f32],
     truth: &[Vec<u32>],
     note: String,
 ) -> Result<ExitCode> {
     let (n, dim) = (a.n, a.dim);
+    let t1 = Instant::now();
+    let mut idx = FaceIndex::open(index_dir, dim, params)?;
+    say!(
+        "anju: reopened (log read, snapshot loaded) in {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
     // one pass over the queries: recall@10, QPS (one thread), p50, p99
     let pass = |idx: &FaceIndex| -> Result<(f64, f64, f64, f64)> {
         let mut ms = Vec::with_capacity(a.queries);
