@@ -653,6 +653,7 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
     let week = (Timestamp(end.0 - 7 * Timestamp::MS_PER_DAY), end);
     let month = (Timestamp(end.0 - 30 * Timestamp::MS_PER_DAY), end);
     let pg_open = || -> Result<postgres::Client> { pg::connect(&a.pg) };
+    same_dataset(&mut pg_open()?, &sample)?;
 
     if wanted(&a.only, "trajectory") {
         let clock = config.clock()?;
@@ -877,6 +878,32 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
             &m,
             &format!("{note}; 7 prepared statements"),
         )?;
+    }
+    Ok(())
+}
+
+/// Refuses a PostgreSQL that holds another dataset than the store (a
+/// previous run's at another size, or none): its answers would be empty and
+/// its figures those of index misses.
+fn same_dataset(c: &mut postgres::Client, sample: &[NodeRef]) -> Result<()> {
+    let ids: Vec<String> = sample.iter().map(node_key).collect();
+    let tables: bool = c
+        .query_one("SELECT to_regclass('persons') IS NOT NULL", &[])?
+        .get(0);
+    let found: i64 = if tables {
+        c.query_one(
+            "SELECT count(DISTINCT id) FROM persons WHERE id = ANY($1)",
+            &[&ids],
+        )?
+        .get(0)
+    } else {
+        0
+    };
+    let distinct = ids.iter().collect::<std::collections::BTreeSet<_>>().len();
+    if usize::try_from(found).unwrap_or(0) < distinct {
+        bail!(
+            "PostgreSQL holds another dataset than the store ({found} of {distinct} sampled persons found): run `anju bench-peers ingest` and `load` on this data first (bench/run.sh does, unless BENCH_REUSE=1)"
+        );
     }
     Ok(())
 }

@@ -373,17 +373,22 @@ impl World {
     }
 
     fn run(&self, who: &str, query: &str) -> Value {
+        self.run_with(who, query, json!({}))
+    }
+
+    /// A query with variables.
+    fn run_with(&self, who: &str, query: &str, variables: Value) -> Value {
         let p = self.principal(who);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables))
+            .data(p);
         rt.block_on(async {
-            let mut r = self
-                .schema
-                .execute(async_graphql::Request::new(query).data(p))
-                .await;
+            let mut r = self.schema.execute(request).await;
             errors::annotate(&mut r);
             serde_json::to_value(&r).unwrap()
         })
@@ -1257,6 +1262,36 @@ fn a_query_text_sent_again_is_checked_and_audited_the_same() {
                 .contains("aliased"),
             "{v:#}"
         );
+    }
+}
+
+#[test]
+fn an_operation_seen_valid_still_has_its_variables_and_fields_checked() {
+    // after one valid run the operation skips async-graphql's rules (the
+    // guard remembers it): what they caught must still be caught
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path(), |_| {});
+    let p = w.ins["P"].clone();
+    let q = "query Look($id: String!) { person(id: $id) { ref } }";
+    let first = w.run_with("o", q, json!({ "id": p }));
+    assert!(first.get("errors").is_none(), "{first:#}");
+    assert_eq!(first["data"]["person"]["ref"], format!("person:{p}"));
+    assert_eq!(w.run_with("o", q, json!({ "id": p })), first);
+    // a variable of the wrong type, or missing: an error naming the
+    // argument, no data
+    for vars in [json!({ "id": 5 }), json!({})] {
+        let v = w.run_with("o", q, vars.clone());
+        let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("id") || msg.contains("String"), "{vars}: {v:#}");
+        assert!(v["data"]["person"].is_null(), "{vars}: {v:#}");
+    }
+    // still answered after the bad ones
+    assert_eq!(w.run_with("o", q, json!({ "id": p })), first);
+    // a text that never validated is refused by every rule, every time
+    for _ in 0..2 {
+        let v = w.run("o", &format!(r#"{{ person(id: "{p}") {{ nope }} }}"#));
+        let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("Unknown field"), "{v:#}");
     }
 }
 

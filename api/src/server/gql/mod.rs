@@ -43,14 +43,22 @@ pub type AnjuSchema = super::guard::Guarded;
 /// Builds the schema over an engine, with the configured limits, behind
 /// the guard.
 pub fn schema(engine: Arc<Engine>) -> AnjuSchema {
-    let s = &engine.config.server;
-    let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .limit_depth(s.max_depth)
-        .limit_complexity(s.max_complexity);
-    if !s.introspection || s.production {
-        b = b.disable_introspection();
-    }
-    super::guard::Guarded::new(b.data(Arc::clone(&engine)).finish(), engine)
+    let build = |mode: async_graphql::ValidationMode| {
+        let s = &engine.config.server;
+        let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
+            .limit_depth(s.max_depth)
+            .limit_complexity(s.max_complexity)
+            .validation_mode(mode);
+        if !s.introspection || s.production {
+            b = b.disable_introspection();
+        }
+        b.data(Arc::clone(&engine)).finish()
+    };
+    // every rule for a text not yet seen valid; for one seen valid (the
+    // guard remembers), only the limits: see `guard`
+    let strict = build(async_graphql::ValidationMode::Strict);
+    let fast = build(async_graphql::ValidationMode::Fast);
+    super::guard::Guarded::new(strict, fast, engine)
 }
 
 /// The schema's SDL (`api/schema.graphql`), without an engine.

@@ -958,9 +958,12 @@ impl Archive {
         }
         let node = self.node.clone();
         let principal = ctx.principal().clone();
-        // a caller who sees everything reads one page (bounded: on the
-        // calling task); a regional caller's pages are filtered, and may
+        // a caller who sees everything reads one page of exactly what it
+        // shows (bounded: on the calling task); a regional caller's pages
+        // are filtered, read with room for what the filter drops, and may
         // take many reads (on the blocking pool)
+        let sees_all = principal.regions.is_none();
+        let page_size = if sees_all { first + 1 } else { first + 64 };
         let read = move |e: &crate::server::engine::Engine| {
             let store = e.store();
             // sightings at devices out of the caller's scope (and not under
@@ -968,7 +971,7 @@ impl Archive {
             let (mut to, mut cursor) = (to, cursor);
             let mut out = Vec::new();
             for _round in 0..64 {
-                let mut page = graph::timeline::timeline(store, &node, from, to, first + 64, true)?;
+                let mut page = graph::timeline::timeline(store, &node, from, to, page_size, true)?;
                 if let Some((t, ev, slot)) = &cursor {
                     page.items.retain(|s| {
                         (s.time.0, s.event.as_str(), s.slot) < (*t, ev.as_str(), *slot)
@@ -1002,7 +1005,7 @@ impl Archive {
             out.truncate(first);
             Ok((out, more))
         };
-        let (items, more) = if ctx.principal().regions.is_none() {
+        let (items, more) = if sees_all {
             quick(ctx, read).await?
         } else {
             blocking(ctx, read).await?
