@@ -94,6 +94,8 @@ pub struct Engine {
     pub auth: crate::auth::Auth,
     /// The audit log's head.
     pub audit: super::audit::AuditLog,
+    /// The grants read per requester (forgotten when one is written).
+    pub grants: super::grants::Kept,
     /// Requests per token per minute.
     pub limiter: governor::DefaultKeyedRateLimiter<String>,
     pub started: Instant,
@@ -129,6 +131,7 @@ impl Engine {
         let engine = Arc::new(Self {
             auth,
             audit,
+            grants: Default::default(),
             limiter: governor::RateLimiter::keyed(quota),
             clock: config.clock()?,
             config,

@@ -7,11 +7,15 @@
 //! when revoked). Every step is kept in the grant's history; the audit log
 //! holds the requests made under it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use graph::RocksStore;
 use model::{NodeRef, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::alerts::{json, parse};
+use super::lock;
 use super::scope::ActiveGrant;
 
 const GRANT: &[u8] = b"grant/";
@@ -82,11 +86,62 @@ pub fn new_id(prefix: char, now: Timestamp) -> String {
     format!("{prefix}{:013}-{:08x}", now.0.max(0), rand::random::<u32>())
 }
 
-pub fn put(store: &RocksStore, g: &Grant) -> graph::Result<()> {
+/// Writes a grant (only through [`Kept::put`], which forgets what it kept).
+fn put(store: &RocksStore, g: &Grant) -> graph::Result<()> {
     store.app_write(&[
         ([GRANT, g.id.as_bytes()].concat(), Some(json(g))),
         (requester_key(g), Some(Vec::new())),
     ])
+}
+
+/// Requesters whose grants are kept at most (then all are forgotten).
+const KEPT_REQUESTERS: usize = 4096;
+
+/// Each requester's grants as read since a grant was last written: every
+/// request reads its caller's grants in force, which from the store is an
+/// iterator over the requester index and a read per grant (~10% of an
+/// archive request's CPU over HTTP). Every grant is written through
+/// [`Kept::put`] (the store is this process's alone), which forgets them all;
+/// whether a kept grant is in force is decided at each request.
+#[derive(Debug, Default)]
+pub struct Kept(Mutex<(u64, HashMap<String, Arc<Vec<Grant>>>)>);
+
+impl Kept {
+    /// Writes a grant; the next request of any caller reads its grants
+    /// from the store again.
+    pub fn put(&self, store: &RocksStore, g: &Grant) -> graph::Result<()> {
+        let written = put(store, g);
+        let mut k = lock(&self.0);
+        k.0 += 1;
+        k.1.clear();
+        written
+    }
+
+    /// The grants in force for `who` at `now`.
+    pub fn active(
+        &self,
+        store: &RocksStore,
+        who: &str,
+        now: Timestamp,
+    ) -> graph::Result<Vec<ActiveGrant>> {
+        let seen = {
+            let k = lock(&self.0);
+            if let Some(mine) = k.1.get(who) {
+                return Ok(in_force(mine, who, now));
+            }
+            k.0
+        };
+        let mine = Arc::new(of_requester(store, who)?);
+        let mut k = lock(&self.0);
+        // a grant written since the read began may be missing from it
+        if k.0 == seen {
+            if k.1.len() >= KEPT_REQUESTERS {
+                k.1.clear();
+            }
+            k.1.insert(who.to_owned(), Arc::clone(&mine));
+        }
+        Ok(in_force(&mine, who, now))
+    }
 }
 
 /// Builds the requester index for grants written before it existed (once).
@@ -114,8 +169,8 @@ pub fn all(store: &RocksStore) -> graph::Result<Vec<Grant>> {
     Ok(out)
 }
 
-/// The grants in force for `who` at `now` (read by the requester index).
-pub fn active(store: &RocksStore, who: &str, now: Timestamp) -> graph::Result<Vec<ActiveGrant>> {
+/// Every grant `who` asked for (read by the requester index).
+fn of_requester(store: &RocksStore, who: &str) -> graph::Result<Vec<Grant>> {
     let prefix = requester_prefix(who);
     let mut mine = Vec::new();
     store.app_scan(&prefix, false, None, |k, _| {
@@ -124,8 +179,12 @@ pub fn active(store: &RocksStore, who: &str, now: Timestamp) -> graph::Result<Ve
         }
         Ok(true)
     })?;
-    Ok(mine
-        .into_iter()
+    Ok(mine)
+}
+
+/// Of `who`'s grants, those in force at `now`.
+fn in_force(mine: &[Grant], who: &str, now: Timestamp) -> Vec<ActiveGrant> {
+    mine.iter()
         .filter(|g| g.requester == who && g.status_at(now) == GrantStatus::Approved)
         .filter_map(|g| {
             let subject = match &g.subject {
@@ -133,13 +192,13 @@ pub fn active(store: &RocksStore, who: &str, now: Timestamp) -> graph::Result<Ve
                 Some(s) => Some(NodeRef::parse(s).ok()?),
             };
             Some(ActiveGrant {
-                id: g.id,
+                id: g.id.clone(),
                 subject,
-                regions: g.regions,
+                regions: g.regions.clone(),
                 until: g.until?,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// A saved investigation: subjects, the queries that found them, notes.

@@ -213,7 +213,7 @@ pub fn authenticate(e: &Engine, headers: &HeaderMap) -> Result<Principal, String
 
 fn principal_of_token(e: &Engine, token: &str) -> Result<Principal, String> {
     let c = e.auth.verify(token).map_err(|err| err.to_string())?;
-    let grants = super::grants::active(e.store(), &c.sub, now()).map_err(|err| {
+    let grants = e.grants.active(e.store(), &c.sub, now()).map_err(|err| {
         tracing::error!(error = %err, "reading grants");
         "the server could not read the caller's grants".to_owned()
     })?;
@@ -221,8 +221,9 @@ fn principal_of_token(e: &Engine, token: &str) -> Result<Principal, String> {
 }
 
 /// [`authenticate`], on the request's task: an HMAC check and a short scan
-/// of the caller's grants in the store, which cost less than a hop to the
-/// blocking pool and back (~80 µs here); a refusal is the 401 to send.
+/// of the caller's grants in the store (both usually kept from the
+/// caller's previous request), which cost less than a hop to the blocking
+/// pool and back (~80 µs here); a refusal is the 401 to send.
 fn caller(e: &Engine, headers: &HeaderMap) -> Result<Principal, Box<Response>> {
     authenticate(e, headers).map_err(|msg| Box::new(unauthorized(msg)))
 }

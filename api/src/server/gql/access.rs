@@ -792,7 +792,7 @@ impl AccessMutation {
                     note: reason,
                 }],
             };
-            grants::put(e.store(), &g)?;
+            e.grants.put(e.store(), &g)?;
             Ok(grant_out(e, g))
         })
         .await?)
@@ -848,7 +848,7 @@ impl AccessMutation {
                 by: p.name.clone(),
                 note,
             });
-            grants::put(store, &g)?;
+            e.grants.put(store, &g)?;
             Ok(grant_out(e, g))
         })
         .await?)
@@ -975,7 +975,7 @@ async fn decide(ctx: &Context<'_>, id: String, approve: bool, note: String) -> A
             by: p.name.clone(),
             note,
         });
-        grants::put(store, &g)?;
+        e.grants.put(store, &g)?;
         Ok(grant_out(e, g))
     })
     .await
