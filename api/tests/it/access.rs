@@ -1282,7 +1282,10 @@ fn an_operation_seen_valid_still_has_its_variables_and_fields_checked() {
     for vars in [json!({ "id": 5 }), json!({})] {
         let v = w.run_with("o", q, vars.clone());
         let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
-        assert!(msg.contains("id") || msg.contains("String"), "{vars}: {v:#}");
+        assert!(
+            msg.contains("id") || msg.contains("String"),
+            "{vars}: {v:#}"
+        );
         assert!(v["data"]["person"].is_null(), "{vars}: {v:#}");
     }
     // still answered after the bad ones
