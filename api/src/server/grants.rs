@@ -104,7 +104,14 @@ const KEPT_REQUESTERS: usize = 4096;
 /// [`Kept::put`] (the store is this process's alone), which forgets them all;
 /// whether a kept grant is in force is decided at each request.
 #[derive(Debug, Default)]
-pub struct Kept(Mutex<(u64, HashMap<String, Arc<Vec<Grant>>>)>);
+pub struct Kept(Mutex<KeptGrants>);
+
+#[derive(Debug, Default)]
+struct KeptGrants {
+    /// Grants written so far (a read that began before one is not kept).
+    writes: u64,
+    by_requester: HashMap<String, Arc<Vec<Grant>>>,
+}
 
 impl Kept {
     /// Writes a grant; the next request of any caller reads its grants
@@ -112,8 +119,8 @@ impl Kept {
     pub fn put(&self, store: &RocksStore, g: &Grant) -> graph::Result<()> {
         let written = put(store, g);
         let mut k = lock(&self.0);
-        k.0 += 1;
-        k.1.clear();
+        k.writes += 1;
+        k.by_requester.clear();
         written
     }
 
@@ -126,19 +133,19 @@ impl Kept {
     ) -> graph::Result<Vec<ActiveGrant>> {
         let seen = {
             let k = lock(&self.0);
-            if let Some(mine) = k.1.get(who) {
+            if let Some(mine) = k.by_requester.get(who) {
                 return Ok(in_force(mine, who, now));
             }
-            k.0
+            k.writes
         };
         let mine = Arc::new(of_requester(store, who)?);
         let mut k = lock(&self.0);
         // a grant written since the read began may be missing from it
-        if k.0 == seen {
-            if k.1.len() >= KEPT_REQUESTERS {
-                k.1.clear();
+        if k.writes == seen {
+            if k.by_requester.len() >= KEPT_REQUESTERS {
+                k.by_requester.clear();
             }
-            k.1.insert(who.to_owned(), Arc::clone(&mine));
+            k.by_requester.insert(who.to_owned(), Arc::clone(&mine));
         }
         Ok(in_force(&mine, who, now))
     }
