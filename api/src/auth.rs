@@ -473,6 +473,18 @@ mod tests {
         };
         let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &a.encoding).unwrap();
         assert!(a.verify(&t).unwrap_err().to_string().contains("expired"));
+        // one verified (and kept) while valid is refused once its time is up
+        let c = Claims {
+            exp: now + 1,
+            jti: "2".into(),
+            ..c
+        };
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &a.encoding).unwrap();
+        assert_eq!(a.verify(&t).unwrap(), c);
+        while chrono::Utc::now().timestamp() <= now + 1 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(a.verify(&t).unwrap_err().to_string().contains("expired"));
     }
 
     #[test]

@@ -237,3 +237,63 @@ pub fn investigations(store: &RocksStore) -> graph::Result<Vec<Investigation>> {
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(id: &str, who: &str, status: GrantStatus, until: Option<i64>) -> Grant {
+        Grant {
+            id: id.into(),
+            requester: who.into(),
+            requester_role: "officer".into(),
+            subject: None,
+            regions: vec!["320902".into()],
+            reason: "test".into(),
+            duration_secs: 3600,
+            status,
+            requested: Timestamp(0),
+            decided_by: None,
+            until: until.map(Timestamp),
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn kept_grants_follow_every_write_and_expire_on_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.store.path = dir.path().join("store");
+        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let kept = Kept::default();
+        let ids = |v: Vec<ActiveGrant>| v.into_iter().map(|g| g.id).collect::<Vec<_>>();
+        // nothing yet, and that is kept
+        assert!(kept.active(&store, "a", Timestamp(10)).unwrap().is_empty());
+        kept.put(&store, &grant("G1", "a", GrantStatus::Requested, None))
+            .unwrap();
+        assert!(kept.active(&store, "a", Timestamp(10)).unwrap().is_empty());
+        // approved: seen at the next request, not the kept empty list
+        kept.put(&store, &grant("G1", "a", GrantStatus::Approved, Some(100)))
+            .unwrap();
+        assert_eq!(
+            ids(kept.active(&store, "a", Timestamp(10)).unwrap()),
+            ["G1"]
+        );
+        assert!(kept.active(&store, "b", Timestamp(10)).unwrap().is_empty());
+        // kept, yet out of force once its time is up
+        assert!(kept.active(&store, "a", Timestamp(100)).unwrap().is_empty());
+        // a grant written behind the cache's back is not seen until the next
+        // write through it (every write goes through `Kept::put`)
+        put(&store, &grant("G2", "a", GrantStatus::Approved, Some(200))).unwrap();
+        assert_eq!(
+            ids(kept.active(&store, "a", Timestamp(10)).unwrap()),
+            ["G1"]
+        );
+        kept.put(&store, &grant("G1", "a", GrantStatus::Revoked, Some(100)))
+            .unwrap();
+        assert_eq!(
+            ids(kept.active(&store, "a", Timestamp(10)).unwrap()),
+            ["G2"]
+        );
+    }
+}
