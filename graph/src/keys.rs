@@ -92,26 +92,28 @@ impl<'a> KeyReader<'a> {
     }
 
     pub fn str(&mut self) -> Result<String, KeyError> {
+        // runs between NULs are copied whole (a NUL is an escape or the end)
         let mut out = Vec::new();
-        let mut i = 0;
+        let mut rest = self.rest;
         loop {
-            match self.rest.get(i..i + 2) {
-                Some([0, 1]) => break,
-                Some([0, 0xFF]) => {
-                    out.push(0);
-                    i += 2;
+            let Some(z) = rest.iter().position(|&b| b == 0) else {
+                return Err(KeyError("unterminated string"));
+            };
+            out.extend_from_slice(&rest[..z]);
+            match rest.get(z + 1) {
+                Some(1) => {
+                    rest = &rest[z + 2..];
+                    break;
                 }
-                Some([0, _]) => return Err(KeyError("bad escape in string")),
-                _ => match self.rest.get(i) {
-                    Some(&b) if b != 0 => {
-                        out.push(b);
-                        i += 1;
-                    }
-                    _ => return Err(KeyError("unterminated string")),
-                },
+                Some(0xFF) => {
+                    out.push(0);
+                    rest = &rest[z + 2..];
+                }
+                Some(_) => return Err(KeyError("bad escape in string")),
+                None => return Err(KeyError("unterminated string")),
             }
         }
-        self.rest = &self.rest[i + 2..];
+        self.rest = rest;
         String::from_utf8(out).map_err(|_| KeyError("string is not UTF-8"))
     }
 
@@ -213,6 +215,8 @@ mod tests {
     fn malformed_keys_are_errors() {
         assert!(KeyReader::new(b"abc").str().is_err());
         assert!(KeyReader::new(&[0, 7]).str().is_err());
+        assert!(KeyReader::new(&[b'a', 0]).str().is_err());
+        assert!(KeyReader::new(&[b'a', 0, 0xFF]).str().is_err());
         assert!(KeyReader::new(&[1, 2]).u64().is_err());
     }
 }
