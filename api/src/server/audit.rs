@@ -377,10 +377,7 @@ mod tests {
 
     #[test]
     fn concurrent_appends_form_one_chain() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::config::Config::default();
-        cfg.store.path = dir.path().join("store");
-        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let (_dir, _, store) = crate::server::temp_store();
         let log = AuditLog::open(&store, true).unwrap();
         std::thread::scope(|s| {
             for t in 0..8 {
@@ -411,10 +408,7 @@ mod tests {
 
     #[test]
     fn entries_synced_later_are_written_at_once_and_synced_on_demand() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::config::Config::default();
-        cfg.store.path = dir.path().join("store");
-        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let (_dir, cfg, store) = crate::server::temp_store();
         let log = AuditLog::open(&store, false).unwrap();
         assert!(!log.syncs_each() && !log.pending_sync());
         for i in 0..3 {

@@ -261,10 +261,7 @@ mod tests {
 
     #[test]
     fn kept_grants_follow_every_write_and_expire_on_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::config::Config::default();
-        cfg.store.path = dir.path().join("store");
-        let store = RocksStore::open(&cfg.store_config()).unwrap();
+        let (_dir, _, store) = crate::server::temp_store();
         let kept = Kept::default();
         let ids = |v: Vec<ActiveGrant>| v.into_iter().map(|g| g.id).collect::<Vec<_>>();
         // nothing yet, and that is kept

@@ -36,6 +36,17 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A new store in a temporary directory, and the configuration that opens
+/// it again (the unit tests of the server's own records).
+#[cfg(test)]
+pub(crate) fn temp_store() -> (tempfile::TempDir, crate::config::Config, graph::RocksStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = crate::config::Config::default();
+    cfg.store.path = dir.path().join("store");
+    let store = graph::RocksStore::open(&cfg.store_config()).unwrap();
+    (dir, cfg, store)
+}
+
 /// Serves until Ctrl-C or SIGTERM, then stops the projector and flushes.
 pub fn serve(
     config: Config,
