@@ -20,6 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::server::lock;
+
 /// What a principal is for (`../shared/DESIGN.md`, access control).
 #[derive(
     Debug,
@@ -253,10 +255,7 @@ impl Auth {
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         // a token verified before, still before its expiry (a token at or
         // past it is decoded again, which says it has expired)
-        let kept = self
-            .verified
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let kept = lock(&self.verified)
             .get(token)
             .filter(|c| chrono::Utc::now().timestamp() < c.exp)
             .cloned();
@@ -282,10 +281,7 @@ impl Auth {
                 _ => "the token is not valid".into(),
             })
         })?;
-        self.verified
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(token.to_owned(), data.claims.clone());
+        lock(&self.verified).put(token.to_owned(), data.claims.clone());
         Ok(data.claims)
     }
 
@@ -296,7 +292,7 @@ impl Auth {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(&path)(e)),
         };
-        let mut g = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = lock(&self.revoked);
         if mtime.is_some() && g.0 != mtime {
             let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             g.1 = text.lines().map(|l| l.trim().to_owned()).collect();

@@ -452,10 +452,7 @@ fn load(config: &Config, a: LoadArgs) -> Result<()> {
     let (nodes, edges) = backend.store().export()?;
     let mut c = pg::connect(&a.pg)?;
     // the registers and the tables are the timed ingest's
-    let ingested: bool = c
-        .query_one("SELECT to_regclass('events') IS NOT NULL", &[])?
-        .get(0);
-    if !ingested {
+    if !pg::has_table(&mut c, "events")? {
         bail!(
             "PostgreSQL holds no ingested dataset (no `events` table): run `anju bench-peers ingest` on the same data first (bench/run.sh does, unless BENCH_REUSE=1)"
         );
@@ -887,10 +884,7 @@ fn query(config: &Config, a: QueryArgs) -> Result<()> {
 /// its figures those of index misses.
 fn same_dataset(c: &mut postgres::Client, sample: &[NodeRef]) -> Result<()> {
     let ids: Vec<String> = sample.iter().map(node_key).collect();
-    let tables: bool = c
-        .query_one("SELECT to_regclass('persons') IS NOT NULL", &[])?
-        .get(0);
-    let found: i64 = if tables {
+    let found: i64 = if pg::has_table(c, "persons")? {
         c.query_one(
             "SELECT count(DISTINCT id) FROM persons WHERE id = ANY($1)",
             &[&ids],

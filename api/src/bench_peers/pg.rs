@@ -69,6 +69,12 @@ pub fn connect(url: &str) -> Result<Client> {
     Client::connect(url, NoTls).with_context(|| format!("connecting to PostgreSQL at {url}"))
 }
 
+/// Whether the database has a table of that name.
+pub fn has_table(c: &mut Client, name: &str) -> Result<bool> {
+    Ok(c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
+        .get(0))
+}
+
 pub fn create_schema(c: &mut Client) -> Result<()> {
     c.batch_execute(SCHEMA)
         .context("creating the PostgreSQL schema")?;
