@@ -19,7 +19,7 @@ pub const SCHEMA: &str = r#"
 CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 DROP TABLE IF EXISTS events, persons, houses, residences, communities, devices,
-    vehicles, cards, kin, sightings, relations CASCADE;
+    vehicles, cards, kin, sightings, relations, audit_log CASCADE;
 CREATE TABLE events (
     id text PRIMARY KEY, type text NOT NULL, device text NOT NULL,
     time timestamptz NOT NULL, person text, card text, plate text,
@@ -521,6 +521,18 @@ pub const ARCHIVE: [&str; 7] = [
        JOIN devices d ON d.id = x.device ORDER BY night, x.time DESC) n
      WHERE community IS NOT NULL GROUP BY community",
 ];
+
+/// The audit table of the audited archive rows (Anju's audit entry: who,
+/// role, when, the operation, its text and variables, the records
+/// returned; no hash chain, which would serialise the writers on its head).
+pub const AUDIT_TABLE: &str = "CREATE TABLE IF NOT EXISTS audit_log (seq bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(), who text, role text, operation text, query text,
+    variables jsonb, records text[])";
+
+/// One audited request.
+pub const AUDIT_INSERT: &str =
+    "INSERT INTO audit_log (who, role, operation, query, variables, records)
+    VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Sightings of a subject in a window at devices inside a polygon, oldest
 /// first, with their places. The subject's sightings are read by their
