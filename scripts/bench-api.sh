@@ -52,14 +52,9 @@ name=$(python3 -c 'import json,sys; print(next(d["name"] for d in map(json.loads
 surname=${name:0:1}
 
 query() { python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1" >"$work/$2.json"; }
-query "{ person(id: \"$person\") { label person { name idNumber phone household categories }
-  houses { items { kind node { ref label } } } cohabitants { total items { node { ref label } strength } }
-  kin { total items { node { ref } } } visitors { total } visited { total }
-  companions(limit: 10) { total more items { node { ref label } strength lastSeen } }
-  vehicles { items { kind node { ref } } }
-  sightings(first: 20) { edges { node { time device type role } } pageInfo { hasNextPage } }
-  trajectorySummary(days: 30) { footholds { community nights } communities { community days } byHour }
-  openAlerts { id kind } watchLists { id } } }" archive
+# the archive as bench/run.sh sends it: bench/archive.graphql, the person a variable
+python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1]).read(), "variables": {"id": sys.argv[2]}}))' \
+    bench/archive.graphql "$person" >"$work/archive.json"
 query "{ trajectory(subject: \"person:$person\", from: \"2026-10-24\", to: \"2026-10-31\") {
   points { time device lon lat } stays { start end sightings community } footholds { community nights } byHour } }" trajectory
 query "{ subgraph(seeds: [\"person:$person\"], hops: 2, maxNodes: 200) { truncated nodes { hop entity { ref label } } edges { kind from to strength } } }" subgraph

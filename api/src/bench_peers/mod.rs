@@ -542,17 +542,11 @@ fn load(config: &Config, a: LoadArgs) -> Result<()> {
     Ok(())
 }
 
-/// The full-archive GraphQL query, a named operation taking the person as
+/// The full-archive GraphQL query (`bench/archive.graphql`, which
+/// scripts/bench-api.sh sends too), a named operation taking the person as
 /// a variable as a dashboard sends it (one text for every person, as
 /// PostgreSQL's side runs prepared statements): the request [`archive_request`] makes.
-const ARCHIVE_QUERY: &str = "query Archive($id: String!) { person(id: $id) { label person { name idNumber phone household categories }
-  houses { items { kind node { ref label } } } cohabitants { total items { node { ref label } strength } }
-  kin { total items { node { ref } } } visitors { total } visited { total }
-  companions(limit: 10) { total more items { node { ref label } strength lastSeen } }
-  vehicles { items { kind node { ref } } }
-  sightings(first: 20) { edges { node { time device type role } } pageInfo { hasNextPage } }
-  trajectorySummary(days: 30) { footholds { community nights } communities { community days } byHour }
-  openAlerts { id kind } watchLists { id } } }";
+const ARCHIVE_QUERY: &str = include_str!("../../../bench/archive.graphql");
 
 /// The audit log's sync interval of the second GraphQL archive rows
 /// (`auth.audit_sync_ms`; the default syncs each entry).
