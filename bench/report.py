@@ -37,7 +37,8 @@ TAGGING_GOAL = 5e6
 # how the systems are set up and tuned (bench/peers.sh, bench/run.sh)
 SETUP = [
     "All on one machine (2 cores, 24 GiB, one SSD), on loopback, one system measured at a time, "
-    "with the same sampled inputs; latency figures are of 4 concurrent clients, each run of "
+    "with the same sampled inputs; latencies (p50, p99) of one client asking one request "
+    "after another, requests/s of 4 concurrent clients; each run of "
     "300 samples after an untimed pass over the same samples (each system answers from caches "
     "warmed alike); the large size runs once per workload (its durable ingest row: two runs, "
     "the peers started just before the first — ArcadeDB's JVM warming up beside it; the "
@@ -47,7 +48,7 @@ SETUP = [
     "peer running, after the other rows). The archive rows named "
     "\"audit synced every 100 ms\" run with `auth.audit_sync_ms = 100` (each request's audit "
     "entry written before the answer, synced within 100 ms) and are held to no goal: the default "
-    "syncs each entry before the answer. PostgreSQL's archive is measured three ways: its reads "
+    "syncs each entry before the answer. PostgreSQL's archive is measured three ways (in this report the audited ones at the town size only): its reads "
     "alone (set beside every Anju row), and audited as Anju's GraphQL rows are — after the same "
     "reads, the request (who, role, operation, its text and variables, the records returned) "
     "inserted into an append-only table (a serial key, no hash chain), its commit synced "
