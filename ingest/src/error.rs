@@ -40,8 +40,16 @@ pub enum Error {
         "{path} is not an ingestible file (expected .jsonl, .jsonl.gz or one of the CSV base files)"
     )]
     UnknownFile { path: PathBuf },
+    /// The message is the store's own (not also its source: an error
+    /// chain printed whole would say it twice).
     #[error("store failed: {0}")]
-    Sink(#[from] crate::pipeline::SinkError),
+    Sink(crate::pipeline::SinkError),
+}
+
+impl From<crate::pipeline::SinkError> for Error {
+    fn from(e: crate::pipeline::SinkError) -> Self {
+        Self::Sink(e)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

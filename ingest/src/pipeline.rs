@@ -382,5 +382,13 @@ mod tests {
         };
         let err = run(&[path], &opts, &mut Failing(0), &Quiet).unwrap_err();
         assert!(err.to_string().contains("disk on fire"), "{err}");
+        // the whole chain, as the CLI prints it, says it once
+        let mut chain = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            chain += &format!(": {s}");
+            source = s.source();
+        }
+        assert_eq!(chain, "store failed: disk on fire");
     }
 }

@@ -288,7 +288,9 @@ impl PgSink {
 impl RecordSink for PgSink {
     fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<Outcome>, SinkError> {
         self.write_batch(batch)
-            .map_err(|e| SinkError(format!("postgresql: {e}")))
+            // the server's reason (a full disk, a constraint) is the
+            // error's source: `db error` alone says nothing
+            .map_err(|e| SinkError(format!("postgresql: {:#}", anyhow::Error::from(e))))
     }
 }
 
