@@ -6,9 +6,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error(
-        "store at {path} is locked by another process (only one process may open it read-write)"
+        "store at {path} is locked by another process{} (only one process may open it read-write)",
+        holder.as_deref().map(|h| format!(": {h}")).unwrap_or_default()
     )]
-    Locked { path: PathBuf },
+    Locked {
+        path: PathBuf,
+        /// Who opened it last, as it recorded itself (`pid 1234: anju serve`).
+        holder: Option<String>,
+    },
     #[error(
         "store at {path} has format {found:?}, this build reads {expected:?}; re-ingest into a new store"
     )]

@@ -17,6 +17,7 @@
 mod error;
 pub mod keys;
 mod mem;
+mod migrate;
 #[cfg(feature = "neo4j")]
 mod neo4j;
 pub mod project;

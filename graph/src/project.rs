@@ -639,16 +639,17 @@ impl<'a> Projection<'a> {
         // the merge must be visible to the re-projection below
         let prefix = tl_prefix(archive).into_bytes();
         let mut ids = BTreeSet::new();
-        for (k, _) in tx.prefix(CF_TL, &prefix)? {
+        for (k, v) in tx.prefix(CF_TL, &prefix)? {
             let mut r = KeyReader::new(&k[prefix.len()..]);
             let (_, id) = (r.i64(), r.str());
             if let Ok(id) = id {
-                ids.insert(id);
+                let tv: TlValue = decode(&k, &v)?;
+                ids.insert((id, tv.device));
             }
         }
         let mut n = 0;
-        for id in ids {
-            if let Some(ev) = self.store.event(&id)? {
+        for (id, device) in ids {
+            if let Some(ev) = self.store.event(&id, device.as_str())? {
                 self.project_event(tx, &ev)?;
                 n += 1;
             }
@@ -872,13 +873,16 @@ impl<'a> Projection<'a> {
         let waiting = tx.prefix(CF_DSTATE, &prefix)?;
         let mut n = 0;
         for (k, _) in waiting {
-            let ev_key = &k[prefix.len()..];
-            let id = KeyReader::new(ev_key).str().map_err(|e| Error::Corrupt {
-                key: format!("{k:02x?}"),
-                why: e.to_string(),
-            })?;
+            let mut r = KeyReader::new(&k[prefix.len()..]);
+            let (id, device) =
+                r.str()
+                    .and_then(|id| Ok((id, r.str()?)))
+                    .map_err(|e| Error::Corrupt {
+                        key: format!("{k:02x?}"),
+                        why: e.to_string(),
+                    })?;
             tx.delete(CF_DSTATE, k.clone());
-            if let Some(ev) = self.store.event(&id)? {
+            if let Some(ev) = self.store.event(&id, &device)? {
                 self.project_event(tx, &ev)?;
                 n += 1;
             }
@@ -886,14 +890,14 @@ impl<'a> Projection<'a> {
         Ok(n)
     }
 
-    fn wait_for(&self, tx: &mut Tx<'_>, what: u8, key: &str, ev: &EventId) {
+    fn wait_for(&self, tx: &mut Tx<'_>, what: u8, key: &str, ev: &Event) {
         tx.put(
             CF_DSTATE,
             KeyBuf::new()
                 .tag(st::UNRESOLVED)
                 .tag(what)
                 .str(key)
-                .raw(&event_key(ev.as_str()))
+                .raw(&event_key(ev.id.as_str(), ev.device.as_str()))
                 .into_bytes(),
             Vec::new(),
         );
@@ -1126,7 +1130,7 @@ impl<'a> Projection<'a> {
         strangers: bool,
     ) -> Result<Option<NodeRef>> {
         let k = KeyBuf::new()
-            .raw(&event_key(ev.id.as_str()))
+            .raw(&event_key(ev.id.as_str(), ev.device.as_str()))
             .tag(slot)
             .into_bytes();
         let device = self.device(&ev.device)?;
@@ -1211,7 +1215,7 @@ impl<'a> Projection<'a> {
         &self,
         tx: &mut Tx<'_>,
         card: &model::CardNo,
-        ev: &EventId,
+        ev: &Event,
     ) -> Result<Option<NodeRef>> {
         match self.store.base(BaseKind::Card, card.as_str())? {
             Some(BaseRecord::Card(c)) => Ok(Some(NodeRef::Person(c.person))),
@@ -1224,7 +1228,7 @@ impl<'a> Projection<'a> {
 
     fn subjects(&self, tx: &mut Tx<'_>, ev: &Event) -> Result<Vec<Subject>> {
         let mut out = Vec::new();
-        let id = &ev.id;
+        let id = ev;
         let mut push = |node: Option<NodeRef>, slot: u8, role: SightingRole| {
             if let Some(node) = node {
                 out.push(Subject {
@@ -1346,7 +1350,7 @@ impl<'a> Projection<'a> {
     fn project_event(&self, tx: &mut Tx<'_>, ev: &Event) -> Result<()> {
         let device = self.device(&ev.device)?;
         if device.is_none() {
-            self.wait_for(tx, UNRES_DEVICE, ev.device.as_str(), &ev.id);
+            self.wait_for(tx, UNRES_DEVICE, ev.device.as_str(), ev);
         }
         let direction = match &ev.body {
             EventBody::FaceCapture { direction, .. }
@@ -2033,9 +2037,17 @@ pub fn communities_of(
 
 /// Whom the face in `slot` of `event` was attributed to, merges followed
 /// (None: not attributed yet, or to nobody).
-pub fn attributed(store: &RocksStore, event: &str, slot: u8) -> Result<Option<NodeRef>> {
+pub fn attributed(
+    store: &RocksStore,
+    event: &str,
+    device: &str,
+    slot: u8,
+) -> Result<Option<NodeRef>> {
     let tx = Tx::new(store);
-    let k = KeyBuf::new().raw(&event_key(event)).tag(slot).into_bytes();
+    let k = KeyBuf::new()
+        .raw(&event_key(event, device))
+        .tag(slot)
+        .into_bytes();
     let Some(b) = tx.get(CF_ATTR, &k)? else {
         return Ok(None);
     };

@@ -44,7 +44,10 @@ use crate::{Error, Result};
 /// The on-disk format this build reads and writes.
 /// 3: unmatched faces are attributed to stranger archives (recorded
 /// attributions of format 2 say "nobody").
-pub const FORMAT: &str = "anju-store/3";
+pub const FORMAT: &str = "anju-store/4";
+/// The format before events were keyed by (id, device); opened read-write,
+/// such a store is rewritten in place ([`crate::migrate`]).
+pub(crate) const FORMAT_3: &str = "anju-store/3";
 
 const CF_META: &str = "meta";
 const CF_BASE: &str = "base";
@@ -166,7 +169,15 @@ pub(crate) fn base_key(kind: BaseKind, key: &str) -> Vec<u8> {
     KeyBuf::new().tag(kind_tag(kind)).str(key).into_bytes()
 }
 
-pub(crate) fn event_key(id: &str) -> Vec<u8> {
+/// An event's key: its id, then its source device. Ids are unique per
+/// source (the contract), so one source cannot pre-empt another's ids, and
+/// the id leads so that every event of an id is one prefix.
+pub(crate) fn event_key(id: &str, device: &str) -> Vec<u8> {
+    KeyBuf::new().str(id).str(device).into_bytes()
+}
+
+/// The prefix of the keys of every event with this id.
+fn event_id_prefix(id: &str) -> Vec<u8> {
     KeyBuf::new().str(id).into_bytes()
 }
 
@@ -185,6 +196,17 @@ fn pending_key(target: &BaseRef, referrer: &[u8]) -> Vec<u8> {
         .str(&target.key)
         .raw(referrer)
         .into_bytes()
+}
+
+/// A pending entry's key split into its target part and its referrer.
+pub(crate) fn split_pending(key: &[u8]) -> Result<(&[u8], &[u8])> {
+    let mut r = KeyReader::new(key);
+    r.tag().and_then(|_| r.str()).map_err(|e| Error::Corrupt {
+        key: format!("{key:02x?}"),
+        why: e.to_string(),
+    })?;
+    let at = key.len() - r.rest().len();
+    Ok(key.split_at(at))
 }
 
 fn decode_pending(key: &[u8]) -> Result<(BaseRef, Vec<u8>)> {
@@ -342,11 +364,19 @@ fn cf_options(name: &str, common: &Options) -> Options {
     cf
 }
 
+/// Where a read-write open records who holds the store (read when another
+/// open finds it locked).
+const HOLDER_FILE: &str = "HOLDER";
+
 fn classify_open_error(path: &Path, e: rocksdb::Error) -> Error {
     let msg = e.into_string();
     if msg.contains("lock file") || msg.contains("LOCK") {
         Error::Locked {
             path: path.to_owned(),
+            holder: std::fs::read_to_string(path.join(HOLDER_FILE))
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
         }
     } else {
         Error::Storage(msg)
@@ -360,6 +390,20 @@ impl RocksStore {
         let cfs = ALL_CFS.map(|n| ColumnFamilyDescriptor::new(n, cf_options(n, &cf_opts)));
         let db = DB::open_cf_descriptors(&db_opts, &cfg.path, cfs)
             .map_err(|e| classify_open_error(&cfg.path, e))?;
+        // who holds it, for the next process that finds it locked
+        let me = format!(
+            "pid {}: {}",
+            std::process::id(),
+            std::env::args()
+                .map(|a| {
+                    std::path::Path::new(&a)
+                        .file_name()
+                        .map_or(a.clone(), |f| f.to_string_lossy().into_owned())
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let _ = std::fs::write(cfg.path.join(HOLDER_FILE), me);
         let mut store = Self::new(db, cfg, false);
         store.check_format(true)?;
         store.load_state()?;
@@ -399,6 +443,14 @@ impl RocksStore {
         }
     }
 
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn cf_handle(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.cf(name)
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // every family is created at open
         self.db
@@ -409,6 +461,14 @@ impl RocksStore {
     fn check_format(&mut self, writable: bool) -> Result<()> {
         match self.db.get_cf(self.cf(CF_META), META_FORMAT)? {
             Some(v) if v == FORMAT.as_bytes() => Ok(()),
+            Some(v) if v == FORMAT_3.as_bytes() && writable => {
+                crate::migrate::events_by_source(self)?;
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                self.db
+                    .put_cf_opt(self.cf(CF_META), META_FORMAT, FORMAT, &wo)?;
+                Ok(())
+            }
             Some(v) => Err(Error::Incompatible {
                 path: self.path.clone(),
                 found: String::from_utf8_lossy(&v).into_owned(),
@@ -551,7 +611,7 @@ impl RocksStore {
             .iter()
             .filter_map(|r| {
                 if let Record::Event(e) = r {
-                    Some(event_key(e.id.as_str()))
+                    Some(event_key(e.id.as_str(), e.device.as_str()))
                 } else {
                     None
                 }
@@ -732,13 +792,31 @@ impl RocksStore {
         Ok(())
     }
 
-    /// Looks up an event by id.
-    pub fn event(&self, id: &str) -> Result<Option<Event>> {
-        let key = event_key(id);
+    /// The event `id` of `device`.
+    pub fn event(&self, id: &str, device: &str) -> Result<Option<Event>> {
+        let key = event_key(id, device);
         match self.db.get_pinned_cf(self.cf(CF_EVENTS), &key)? {
             Some(v) => Ok(Some(decode(&key, &v)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every event with this id (one per source that used it; usually
+    /// one), in the order of their devices.
+    pub fn events_with_id(&self, id: &str) -> Result<Vec<Event>> {
+        let prefix = event_id_prefix(id);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_EVENTS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
     }
 
     /// Looks up a base record by kind and key (see [`BaseRecord::key`]).
@@ -757,9 +835,10 @@ impl RocksStore {
         self.multi_get(CF_BASE, &ks)
     }
 
-    /// Several events by id in one batched read, in the order of `ids`.
-    pub fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>> {
-        let ks: Vec<Vec<u8>> = ids.iter().map(|k| event_key(k)).collect();
+    /// Several events by (id, device) in one batched read, in the order
+    /// of `refs`.
+    pub fn events(&self, refs: &[(&str, &str)]) -> Result<Vec<Option<Event>>> {
+        let ks: Vec<Vec<u8>> = refs.iter().map(|(id, d)| event_key(id, d)).collect();
         self.multi_get(CF_EVENTS, &ks)
     }
 

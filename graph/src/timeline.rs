@@ -297,7 +297,14 @@ pub struct Trajectory {
 impl Trajectory {
     /// The points as a GeoJSON FeatureCollection: a LineString of the path
     /// and a Point per stay.
-    pub fn geojson(&self) -> serde_json::Value {
+    /// The trajectory as GeoJSON, times in the deployment's local time with
+    /// its offset (as every time a person reads).
+    pub fn geojson(&self, clock: &model::Clock) -> serde_json::Value {
+        let local = |t: Timestamp| {
+            clock
+                .to_local(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        };
         let line: Vec<[f64; 2]> = self.points.iter().map(|p| [p.lon, p.lat]).collect();
         let mut features = vec![serde_json::json!({
             "type": "Feature",
@@ -308,7 +315,7 @@ impl Trajectory {
             features.push(serde_json::json!({
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-                "properties": {"kind": "stay", "start": s.start.to_string(), "end": s.end.to_string(),
+                "properties": {"kind": "stay", "start": local(s.start), "end": local(s.end),
                                "n_sightings": s.n_sightings, "community": s.community.as_ref().map(|c| c.as_str())},
             }));
         }

@@ -23,6 +23,11 @@ impl Feature {
                 "component {i} is not a finite number"
             )));
         }
+        // a zero vector has no direction: every cosine with it is 0, so it
+        // would match nobody and open a stranger archive of its own
+        if values.iter().all(|v| *v == 0.0) {
+            return Err(Error::Feature("every component is 0 (no direction)".into()));
+        }
         Ok(Self(values))
     }
 
@@ -58,6 +63,7 @@ mod tests {
     fn dimension_and_cosine() {
         assert!(Feature::new(vec![1.0; 3], 4).is_err());
         assert!(Feature::new(vec![1.0, f32::NAN], 2).is_err());
+        assert!(Feature::new(vec![0.0; 4], 4).is_err());
         let a = Feature::new(vec![1.0, 0.0], 2).unwrap();
         let b = Feature::new(vec![1.0, 1.0], 2).unwrap();
         assert!((a.cosine(&b) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);

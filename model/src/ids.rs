@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// The longest id accepted, in characters: GA/T 1400 object ids are 48
+/// digits and identity numbers 18, so this leaves room for any source's
+/// scheme while an id can never be a megabyte of key.
+pub const MAX_ID_CHARS: usize = 128;
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -22,6 +27,9 @@ macro_rules! string_id {
                 }
                 if s.chars().any(char::is_control) {
                     return Err(Error::Id("contains a control character"));
+                }
+                if s.chars().nth(MAX_ID_CHARS).is_some() {
+                    return Err(Error::Id("longer than 128 characters"));
                 }
                 Ok(Self(s.to_owned()))
             }

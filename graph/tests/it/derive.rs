@@ -968,7 +968,15 @@ fn timelines_and_trajectories() {
     assert_eq!(t.by_hour[7], 6);
     assert_eq!(t.by_hour[23], 1);
     assert_eq!(t.by_hour.iter().sum::<u32>(), 16);
-    let gj = t.geojson();
+    let gj = t.geojson(&Clock::default());
+    // times as the deployment reads them, with their offset
+    assert!(
+        gj["features"][1]["properties"]["start"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00"),
+        "{gj}"
+    );
     assert_eq!(
         gj["features"][0]["geometry"]["coordinates"]
             .as_array()

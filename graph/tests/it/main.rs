@@ -91,7 +91,7 @@ fn events_are_stored_once_and_conflicts_keep_the_first() {
     let Some(Event {
         body: EventBody::DoorSensor { state },
         ..
-    }) = s.event("e2").unwrap()
+    }) = s.event("e2", "D1").unwrap()
     else {
         panic!()
     };
@@ -101,6 +101,132 @@ fn events_are_stored_once_and_conflicts_keep_the_first() {
     assert_eq!(stats.log_length, 2);
     assert_eq!(s.log_from(1, 10).unwrap().len(), 1);
     assert!(s.check().unwrap().problems.is_empty());
+}
+
+#[test]
+fn an_event_id_is_unique_per_source_not_across_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // another device used the id first: the real device's event is its own
+    let out = s
+        .write(&[
+            door("e1", "SQUAT", 1, DoorState::Open),
+            door("e1", "D1", 5, DoorState::Close),
+            door("e1", "D1", 5, DoorState::Close),
+        ])
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            WriteOutcome::Accepted,
+            WriteOutcome::Accepted,
+            WriteOutcome::Duplicate
+        ]
+    );
+    let mine = s.event("e1", "D1").unwrap().unwrap();
+    assert_eq!(mine.time, Timestamp(5));
+    let all: Vec<String> = s
+        .events_with_id("e1")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.device.as_str().to_owned())
+        .collect();
+    assert_eq!(all, ["D1", "SQUAT"]);
+    assert!(
+        s.events_with_id("e").unwrap().is_empty(),
+        "a prefix of an id is not the id"
+    );
+    assert_eq!(s.log_len(), 2);
+    assert!(s.check().unwrap().problems.is_empty());
+}
+
+/// A store of format 3 (events keyed by id alone) is rewritten in place at
+/// its first read-write open: the same content as a store written by this
+/// version, event for event.
+#[test]
+fn a_format_3_store_is_migrated_in_place() {
+    type Kv = (Box<[u8]>, Box<[u8]>);
+    use graph::keys::{KeyBuf, KeyReader};
+    let dir = tempfile::tempdir().unwrap();
+    let want = {
+        let s = open(dir.path());
+        s.write(&[
+            door("e1", "D1", 1, DoorState::Open),
+            door("e2", "D2", 2, DoorState::Close),
+            device("D1"),
+        ])
+        .unwrap();
+        // e2 waits for D2, and D1 for its community
+        assert_eq!(s.stats().unwrap().pending_references, 2);
+        s.digest().unwrap()
+    };
+    // write it back in the old layout: the id alone, wherever an event is named
+    {
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+        let old = |k: &[u8]| {
+            KeyBuf::new()
+                .str(&KeyReader::new(k).str().unwrap())
+                .into_bytes()
+        };
+        let cf = |n: &str| db.cf_handle(n).unwrap();
+        let events: Vec<Kv> = db
+            .iterator_cf(cf("events"), rocksdb::IteratorMode::Start)
+            .map(Result::unwrap)
+            .collect();
+        for (k, v) in events {
+            db.delete_cf(cf("events"), &k).unwrap();
+            db.put_cf(cf("events"), old(&k), v).unwrap();
+        }
+        let log: Vec<Kv> = db
+            .iterator_cf(cf("log"), rocksdb::IteratorMode::Start)
+            .map(Result::unwrap)
+            .collect();
+        for (k, v) in log {
+            db.put_cf(cf("log"), &k, old(&v)).unwrap();
+        }
+        let pending: Vec<Kv> = db
+            .iterator_cf(cf("pending"), rocksdb::IteratorMode::Start)
+            .map(Result::unwrap)
+            .collect();
+        for (k, v) in pending {
+            let mut r = KeyReader::new(&k);
+            r.tag().unwrap();
+            r.str().unwrap();
+            let at = k.len() - r.rest().len();
+            let referrer = &k[at..];
+            if let Some(ev) = referrer.strip_prefix(b"e") {
+                db.delete_cf(cf("pending"), &k).unwrap();
+                let nk = [&k[..at], b"e".as_slice(), &old(ev)].concat();
+                db.put_cf(cf("pending"), nk, v).unwrap();
+            }
+        }
+        // a recorded attribution under the old event key
+        let ak = KeyBuf::new().str("e1").tag(0).into_bytes();
+        db.put_cf(cf("attr"), ak, b"x").unwrap();
+        db.put_cf(cf("meta"), b"format", b"anju-store/3").unwrap();
+    }
+    // read-only, an old store is refused as it is
+    let err = RocksStore::open_read_only(&StoreConfig::new(dir.path())).unwrap_err();
+    assert!(err.to_string().contains("anju-store/3"), "{err}");
+    let s = open(dir.path());
+    assert_eq!(s.digest().unwrap(), want);
+    assert!(s.event("e1", "D1").unwrap().is_some());
+    assert!(
+        s.check().unwrap().problems.is_empty(),
+        "{:?}",
+        s.check().unwrap().problems
+    );
+    // the attribution moved with its event
+    drop(s);
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+    let attr = db.cf_handle("attr").unwrap();
+    let nk = KeyBuf::new().str("e1").str("D1").tag(0).into_bytes();
+    assert_eq!(
+        db.get_cf(attr, nk).unwrap().as_deref(),
+        Some(b"x".as_slice())
+    );
 }
 
 #[test]
@@ -329,7 +455,7 @@ proptest! {
         let s = s.unwrap();
         prop_assert_eq!(s.log_len(), model.len() as u64);
         for (id, v) in &model {
-            let stored = s.event(&format!("e{id}")).unwrap().unwrap();
+            let stored = s.event(&format!("e{id}"), "D1").unwrap().unwrap();
             let want = match ev(*id, *v) { Record::Event(e) => e, _ => unreachable!() };
             prop_assert_eq!(stored, want);
         }
