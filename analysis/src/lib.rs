@@ -194,6 +194,12 @@ impl std::fmt::Debug for Job<'_> {
 /// start of the data) and at `until` (default: the end of the data),
 /// reading the sightings of the span once — or, for an incremental job of
 /// all communities, only those that arrived since the last job.
+/// `n` things, in the number they are (`1 community`, `3 communities`).
+pub fn count_of(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn analyze(
     store: &graph::RocksStore,
     clock: Clock,

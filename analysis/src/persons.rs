@@ -164,7 +164,11 @@ pub fn many_communities(
             w,
             f64::from(n),
             evidence(ev.into_iter()),
-            format!("seen in {n} communities in {} days", p.window_days),
+            format!(
+                "seen in {} in {} days",
+                crate::count_of(n as u64, "community", "communities"),
+                p.window_days
+            ),
         )
     })
 }
@@ -260,7 +264,9 @@ pub fn theft_casing(
             f64::from(doors.max(comms)),
             evidence(away[i..=j].iter().copied()),
             format!(
-                "{doors} unit doors and {comms} communities within {} h",
+                "{} and {} within {} h",
+                crate::count_of(doors as u64, "unit door", "unit doors"),
+                crate::count_of(comms as u64, "community", "communities"),
                 p.within_hours
             ),
         )

@@ -228,11 +228,11 @@ impl Profiles {
             // the vehicle kind a gate read is on the event itself
             let mut kinds: HashMap<EventId, model::VehicleKind> = HashMap::new();
             if d.kind == model::DeviceKind::VehicleGate {
-                let ids: Vec<&str> = page
+                let ids: Vec<(&str, &str)> = page
                     .items
                     .iter()
                     .filter(|s| s.kind == EventKind::VehiclePass)
-                    .map(|s| s.event.as_str())
+                    .map(|s| (s.event.as_str(), d.id.as_str()))
                     .collect();
                 for ev in store.events(&ids)?.into_iter().flatten() {
                     if let model::EventBody::VehiclePass {
@@ -245,11 +245,11 @@ impl Profiles {
                 }
             }
             // a visitor registration names the house visited
-            let ids: Vec<&str> = page
+            let ids: Vec<(&str, &str)> = page
                 .items
                 .iter()
                 .filter(|s| s.kind == EventKind::Visitor)
-                .map(|s| s.event.as_str())
+                .map(|s| (s.event.as_str(), d.id.as_str()))
                 .collect();
             if !ids.is_empty() {
                 let hosts: HashMap<EventId, model::HouseId> = store

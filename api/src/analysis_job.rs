@@ -218,51 +218,87 @@ fn raise_alerts(
 }
 
 /// Raises an alert for every alerting finding — once per situation (model,
-/// entity, the first evidence event or the window's start).
+/// entity, the first evidence event or the window's start); findings of one
+/// model with the same evidence (the persons of one gathering) are one
+/// situation, one alert; and while an alert of a model about a subject is
+/// open, a new finding about it is an occurrence of that alert
+/// ([`alerts::NewAlert::recurs`]). The community and region responsible are
+/// the subject's from the registers (where it lives; a vehicle's or house's
+/// community), else where the last evidence was seen: an alert is never
+/// out of every officer's reach because the subject was last active at home.
 pub fn raise<'a>(
     store: &RocksStore,
     findings: impl IntoIterator<Item = &'a analysis::Finding>,
 ) -> graph::Result<Vec<Alert>> {
-    let mut new = Vec::new();
+    let mut groups: Vec<(&analysis::Finding, Vec<&model::NodeRef>)> = Vec::new();
     for f in findings.into_iter().filter(|f| f.alert) {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| g.model == f.model && !f.evidence.is_empty() && g.evidence == f.evidence)
+        {
+            Some((_, entities)) => entities.push(&f.entity),
+            None => groups.push((f, vec![&f.entity])),
+        }
+    }
+    let mut new = Vec::new();
+    for (f, entities) in groups {
         let situation = f
             .evidence
             .first()
             .cloned()
             .unwrap_or_else(|| f.from.0.to_string());
-        let (mut community, mut region, mut device, mut time) = (None, None, None, f.to);
+        let (mut community, mut device, mut time) = (None, None, f.to);
         if let Some(ev) = f
             .evidence
             .last()
-            .map(|e| store.event(e))
+            .map(|e| store.events_with_id(e))
             .transpose()?
-            .flatten()
+            .and_then(|evs| evs.into_iter().next())
         {
             time = ev.time;
             device = Some(ev.device.as_str().to_owned());
             if let Some(model::BaseRecord::Device(d)) =
                 store.base(model::BaseKind::Device, ev.device.as_str())?
             {
-                if let Some(model::BaseRecord::Community(c)) =
-                    store.base(model::BaseKind::Community, d.community.as_str())?
-                {
-                    region = Some(c.region.as_str().to_owned());
-                }
-                community = Some(d.community.as_str().to_owned());
+                community = Some(d.community);
             }
         }
+        // where the subject is registered comes first
+        if let Some(c) = registered_community(store, &f.entity, time)? {
+            community = Some(c);
+        }
+        let region = match &community {
+            Some(c) => match store.base(model::BaseKind::Community, c.as_str())? {
+                Some(model::BaseRecord::Community(c)) => Some(c.region.as_str().to_owned()),
+                _ => None,
+            },
+            None => None,
+        };
+        let mut names = Vec::new();
+        for e in &entities {
+            names.push(crate::nodes::registered_label(store, e)?);
+        }
+        let who = match names.len() {
+            1 => names.remove(0),
+            n => format!("{n} persons ({})", names.join(", ")),
+        };
         new.push(NewAlert {
-            dedup: format!("{}/{}/{situation}", f.model, f.entity),
+            dedup: if entities.len() > 1 {
+                format!("{}/{situation}", f.model)
+            } else {
+                format!("{}/{}/{situation}", f.model, f.entity)
+            },
             kind: f.model.to_owned(),
             subject: Some(f.entity.to_string()),
-            community,
+            community: community.map(|c| c.as_str().to_owned()),
             region,
             device,
             time,
-            title: format!("{}: {} — {}", f.model, f.entity, f.detail),
+            title: format!("{}: {who} — {}", f.model, f.detail),
             score: Some(f.score as f32),
             evidence: f.evidence.clone(),
             watch_list: None,
+            recurs: true,
         });
     }
     let now = Timestamp(chrono::Utc::now().timestamp_millis());
@@ -271,4 +307,33 @@ pub fn raise<'a>(
         store.app_write(&writes)?;
     }
     Ok(raised)
+}
+
+/// The community a subject belongs to by the registers: where a person
+/// lives (at `at`), a house's, a registered vehicle's.
+fn registered_community(
+    store: &RocksStore,
+    n: &model::NodeRef,
+    at: Timestamp,
+) -> graph::Result<Option<model::CommunityId>> {
+    Ok(match n {
+        model::NodeRef::Person(p) => {
+            graph::communities_of(store, p, at)?
+                .into_iter()
+                .next()
+                .or(graph::communities_of(store, p, Timestamp(i64::MAX))?
+                    .into_iter()
+                    .next())
+        }
+        model::NodeRef::House(h) => match store.base(model::BaseKind::House, h.as_str())? {
+            Some(model::BaseRecord::House(h)) => Some(h.community),
+            _ => None,
+        },
+        model::NodeRef::Vehicle(v) => match store.base(model::BaseKind::Vehicle, v.as_str())? {
+            Some(model::BaseRecord::Vehicle(v)) => v.community,
+            _ => None,
+        },
+        model::NodeRef::Community(c) => Some(c.clone()),
+        _ => None,
+    })
 }

@@ -156,6 +156,10 @@ enum Command {
     /// Bearer tokens: create, list, revoke (works while `anju serve` runs).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// GA/T 1400 credentials (HTTP Digest) of devices and lower platforms:
+    /// add, list, remove (works while `anju serve` runs).
+    #[command(subcommand)]
+    Viid(ViidCmd),
     /// Runs the analysis models over the store and keeps their findings as
     /// tags (new, changed, retired); prints counts and the scan rate.
     Analyze(crate::cli_analysis::AnalyzeArgs),
@@ -230,7 +234,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(c) => token(&config, c),
+        Command::Viid(c) => viid(&config, c),
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum ViidCmd {
+    /// Adds (or replaces) the credential of a device or a lower platform
+    /// and prints its secret once (the store keeps only its digests).
+    Add {
+        /// The user name: the device's (or platform's) 20-digit id.
+        id: String,
+        #[arg(long, value_enum, default_value = "device")]
+        kind: crate::auth::digest::CredentialKind,
+        /// A platform's region codes (repeat for several).
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// The secret (at least 12 characters; default: a new random one).
+        #[arg(long, env = "ANJU_VIID_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// Lists the credentials (ids, kinds, regions; never secrets).
+    List,
+    /// Removes a credential; the server refuses it from the next request.
+    Remove { id: String },
+}
+
+fn viid(config: &Config, cmd: ViidCmd) -> Result<ExitCode> {
+    let auth = crate::auth::Auth::open(&config.auth_dir())?.with_realm(&config.auth.viid_realm);
+    let creds = auth.viid();
+    match cmd {
+        ViidCmd::Add {
+            id,
+            kind,
+            regions,
+            secret,
+        } => {
+            let secret = secret.unwrap_or_else(|| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>())
+            });
+            let c = creds.put(&id, kind, regions, &secret)?;
+            say!(
+                "GA/T 1400 credential {} ({:?}{}), realm {:?}; its secret (shown once):",
+                c.id,
+                c.kind,
+                if c.regions.is_empty() {
+                    String::new()
+                } else {
+                    format!(", regions {}", c.regions.join(","))
+                },
+                creds.realm()
+            );
+            say!("{secret}");
+        }
+        ViidCmd::List => {
+            for c in creds.list()? {
+                let at = chrono::DateTime::from_timestamp(c.created, 0).unwrap_or_default();
+                say!(
+                    "{:<22} {:<9} {:<24} since {at}",
+                    c.id,
+                    format!("{:?}", c.kind).to_lowercase(),
+                    c.regions.join(",")
+                );
+            }
+        }
+        ViidCmd::Remove { id } => {
+            if !creds.remove(&id)? {
+                bail!("no GA/T 1400 credential {id} (see `anju viid list`)");
+            }
+            say!("removed {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +324,11 @@ enum TokenCmd {
         /// A device token's device id.
         #[arg(long)]
         device: Option<String>,
+        /// The holder (as `anju token list` shows it) a new token is for —
+        /// a renewal: grants and saved investigations are the holder's.
+        /// Default: a new holder, whatever the name.
+        #[arg(long)]
+        holder: Option<String>,
         /// Lifetime (`8h`, `30d`; default `auth.default_ttl`).
         #[arg(long)]
         ttl: Option<String>,
@@ -269,6 +350,7 @@ fn token(config: &Config, cmd: TokenCmd) -> Result<ExitCode> {
             regions,
             name,
             device,
+            holder,
             ttl,
             quiet,
         } => {
@@ -283,15 +365,16 @@ fn token(config: &Config, cmd: TokenCmd) -> Result<ExitCode> {
                     None => role.as_str().to_owned(),
                 }
             });
-            let (t, c) = auth.issue(&name, role, regions, device, ttl)?;
+            let (t, c) = auth.issue_for(holder.as_deref(), &name, role, regions, device, ttl)?;
             if quiet {
                 say!("{t}");
             } else {
                 let exp = chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
                 say!(
-                    "token {} for {} ({}), expires {exp}:",
+                    "token {} for {} (holder {}, {}), expires {exp}:",
                     c.jti,
                     c.sub,
+                    c.holder(),
                     role.as_str()
                 );
                 say!("{t}");
@@ -302,9 +385,10 @@ fn token(config: &Config, cmd: TokenCmd) -> Result<ExitCode> {
             for (c, revoked) in auth.issued()? {
                 let exp = chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
                 say!(
-                    "{}  {:<24} {:<9} {:<24} expires {exp}{}",
+                    "{}  {:<24} {:<20} {:<9} {:<24} expires {exp}{}",
                     c.jti,
                     c.sub,
+                    c.holder(),
                     c.role.as_str(),
                     c.device.clone().unwrap_or_else(|| c.regions.join(",")),
                     if revoked { "  REVOKED" } else { "" }

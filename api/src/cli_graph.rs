@@ -25,7 +25,8 @@ pub struct FilterArgs {
     /// Only relations seen at or after this time (RFC 3339 or YYYY-MM-DD, local).
     #[arg(long)]
     from: Option<String>,
-    /// Only relations seen at or before this time.
+    /// Only relations seen before this time (a date alone: to the end of
+    /// that day).
     #[arg(long)]
     to: Option<String>,
     /// Minimum strength (distinct days, nights, visits or records).
@@ -106,7 +107,7 @@ pub struct TimelineArgs {
     /// From (inclusive; RFC 3339 or local YYYY-MM-DD); default: the beginning.
     #[arg(long)]
     from: Option<String>,
-    /// To (exclusive); default: now.
+    /// To (exclusive; a date alone is the whole of that day); default: now.
     #[arg(long)]
     to: Option<String>,
     #[arg(long, default_value_t = 100)]
@@ -118,8 +119,10 @@ pub struct TimelineArgs {
 #[derive(Debug, Args)]
 pub struct TrajectoryArgs {
     node: String,
+    /// From (inclusive); default: the beginning.
     #[arg(long)]
     from: Option<String>,
+    /// To (exclusive; a date alone is the whole of that day); default: now.
     #[arg(long)]
     to: Option<String>,
     /// Keep points inside a polygon: `lon,lat;lon,lat;…` (open or closed).
@@ -142,19 +145,48 @@ pub(crate) fn parse_time(s: &str, clock: &Clock) -> Result<Timestamp> {
     ingest::parse_time(s, clock).map_err(anyhow::Error::msg)
 }
 
+/// The end of a range: a date alone (`2026-10-31`) is the whole of that
+/// day, so the range ends at the next local midnight.
+pub(crate) fn parse_end(s: &str, clock: &Clock) -> Result<Timestamp> {
+    let t = parse_time(s, clock)?;
+    match chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        Ok(d) => match d.succ_opt() {
+            Some(next) => parse_time(&next.to_string(), clock),
+            None => Ok(t),
+        },
+        Err(_) => Ok(t),
+    }
+}
+
+/// A time as a person reads it: the deployment's local time with its offset.
+pub(crate) fn local(clock: &Clock, t: Timestamp) -> String {
+    clock
+        .to_local(t)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
 fn range(
     from: &Option<String>,
     to: &Option<String>,
     clock: &Clock,
 ) -> Result<(Timestamp, Timestamp)> {
     let from = from.as_deref().map(|s| parse_time(s, clock)).transpose()?;
-    let to = to.as_deref().map(|s| parse_time(s, clock)).transpose()?;
+    let to = to.as_deref().map(|s| parse_end(s, clock)).transpose()?;
     let now = Timestamp(chrono::Utc::now().timestamp_millis() + 1);
     Ok((from.unwrap_or(Timestamp(0)), to.unwrap_or(now)))
 }
 
 fn node(s: &str) -> Result<NodeRef> {
     NodeRef::parse(s).with_context(|| format!("node {s:?}"))
+}
+
+/// A node that exists (an unknown id is an error, not an empty answer).
+fn known(store: &RocksStore, g: &dyn RelationStore, s: &str) -> Result<NodeRef> {
+    let n = node(s)?;
+    if !crate::nodes::exists(store, g, &n)? {
+        bail!("no {} {:?} in the store", n.kind().as_str(), n.key());
+    }
+    Ok(n)
 }
 
 fn filter(f: &FilterArgs, clock: &Clock) -> Result<EdgeFilter> {
@@ -175,16 +207,13 @@ fn filter(f: &FilterArgs, clock: &Clock) -> Result<EdgeFilter> {
             .as_deref()
             .map(|s| parse_time(s, clock))
             .transpose()?,
-        to: f.to.as_deref().map(|s| parse_time(s, clock)).transpose()?,
+        to: f.to.as_deref().map(|s| parse_end(s, clock)).transpose()?,
         min_strength: f.min_strength,
     })
 }
 
-fn ts(t: Option<Timestamp>) -> Value {
-    t.map_or(Value::Null, |t| json!(t.to_string()))
-}
-
-fn edge_json(e: &Edge) -> Value {
+fn edge_json(clock: &Clock, e: &Edge) -> Value {
+    let ts = |t: Option<Timestamp>| t.map_or(Value::Null, |t| json!(local(clock, t)));
     json!({
         "kind": e.key.kind.as_str(),
         "from": e.key.from.to_string(),
@@ -200,8 +229,12 @@ fn edge_json(e: &Edge) -> Value {
     })
 }
 
-fn label(g: &dyn RelationStore, n: &NodeRef) -> Result<String> {
-    Ok(g.node(n)?.map(|n| n.label).unwrap_or_default())
+/// A node's label: the graph's, else the registers' (never empty).
+fn label(store: &RocksStore, g: &dyn RelationStore, n: &NodeRef) -> Result<String> {
+    match g.node(n)?.map(|n| n.label).filter(|l| !l.is_empty()) {
+        Some(l) => Ok(l),
+        None => Ok(crate::nodes::registered_label(store, n)?),
+    }
 }
 
 fn open_read(config: &Config) -> Result<RocksStore> {
@@ -292,7 +325,7 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
             filter: f,
             limit,
         } => {
-            let n = node(&n)?;
+            let n = known(&store, g, &n)?;
             let r = g.neighbours(&n, &filter(&f, &clock)?, limit)?;
             let items = r
                 .items
@@ -300,13 +333,13 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
                 .map(|i| {
                     Ok(json!({
                         "node": i.node.to_string(),
-                        "label": label(g, &i.node)?,
+                        "label": label(&store, g, &i.node)?,
                         "outgoing": i.outgoing,
-                        "relation": edge_json(&i.edge),
+                        "relation": edge_json(&clock, &i.edge),
                     }))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            json!({"node": n.to_string(), "label": label(g, &n)?, "total": r.total, "more": r.more, "items": items})
+            json!({"node": n.to_string(), "label": label(&store, g, &n)?, "total": r.total, "more": r.more, "items": items})
         }
         GraphCmd::Subgraph {
             nodes,
@@ -314,11 +347,23 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
             max_nodes,
             filter: f,
         } => {
-            let seeds = nodes.iter().map(|s| node(s)).collect::<Result<Vec<_>>>()?;
+            let seeds = nodes
+                .iter()
+                .map(|s| known(&store, g, s))
+                .collect::<Result<Vec<_>>>()?;
             let s = g.subgraph(&seeds, hops, &filter(&f, &clock)?, max_nodes)?;
+            let mut ns = Vec::new();
+            for (n, d) in &s.nodes {
+                let l = if n.label.is_empty() {
+                    crate::nodes::registered_label(&store, &n.node)?
+                } else {
+                    n.label.clone()
+                };
+                ns.push(json!({"id": n.node.to_string(), "kind": n.node.kind().as_str(), "label": l, "hops": d}));
+            }
             json!({
-                "nodes": s.nodes.iter().map(|(n, d)| json!({"id": n.node.to_string(), "kind": n.node.kind().as_str(), "label": n.label, "hops": d})).collect::<Vec<_>>(),
-                "edges": s.edges.iter().map(edge_json).collect::<Vec<_>>(),
+                "nodes": ns,
+                "edges": s.edges.iter().map(|e| edge_json(&clock, e)).collect::<Vec<_>>(),
                 "truncated": s.truncated,
             })
         }
@@ -330,8 +375,8 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
             filter: f,
         } => {
             let paths = g.shortest_paths(
-                &node(&a)?,
-                &node(&b)?,
+                &known(&store, g, &a)?,
+                &known(&store, g, &b)?,
                 &filter(&f, &clock)?,
                 max_hops,
                 max_paths,
@@ -339,7 +384,7 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
             json!({"paths": paths.iter().map(|p| json!({
                 "length": p.edges.len(),
                 "nodes": p.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-                "edges": p.edges.iter().map(edge_json).collect::<Vec<_>>(),
+                "edges": p.edges.iter().map(|e| edge_json(&clock, e)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()})
         }
         GraphCmd::Evidence {
@@ -355,15 +400,15 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
                     RelKind::expected()
                 );
             };
-            let (a, b) = (node(&from)?, node(&to)?);
+            let (a, b) = (known(&store, g, &from)?, known(&store, g, &to)?);
             // landlord_of is tenant_of read from the landlord
             let key = graph::EdgeKey::new(kind, a, b, ctx);
             let edge = g.edge(&key)?;
             let items = graph::project::evidence(&store, &key, limit)?;
             json!({
-                "relation": edge.as_ref().map(edge_json),
+                "relation": edge.as_ref().map(|e| edge_json(&clock, e)),
                 "evidence": items.iter().map(|e| json!({
-                    "day": e.day.to_string(), "time": e.time.to_string(), "events": e.events,
+                    "day": e.day.to_string(), "time": local(&clock, e.time), "events": e.events,
                 })).collect::<Vec<_>>(),
             })
         }
@@ -373,13 +418,16 @@ pub fn graph(config: &Config, cmd: GraphCmd) -> Result<ExitCode> {
             limit,
             filter: f,
         } => {
-            let ns = nodes.iter().map(|s| node(s)).collect::<Result<Vec<_>>>()?;
+            let ns = nodes
+                .iter()
+                .map(|s| known(&store, g, s))
+                .collect::<Result<Vec<_>>>()?;
             let common = g.common_associates(&ns, &filter(&f, &clock)?, limit)?;
             json!({"common": common.iter().map(|c| Ok(json!({
                 "node": c.node.to_string(),
-                "label": label(g, &c.node)?,
+                "label": label(&store, g, &c.node)?,
                 "score": c.score,
-                "links": c.links.iter().map(edge_json).collect::<Vec<_>>(),
+                "links": c.links.iter().map(|e| edge_json(&clock, e)).collect::<Vec<_>>(),
             }))).collect::<Result<Vec<_>>>()?})
         }
     };
@@ -434,16 +482,17 @@ fn copy(config: &Config, to: &std::path::Path, batch: usize) -> Result<ExitCode>
 
 pub fn timeline(config: &Config, a: TimelineArgs) -> Result<ExitCode> {
     let store = open_read(config)?;
+    let backend = Backend::open(config, &store)?;
     let clock = config.clock()?;
     let (from, to) = range(&a.from, &a.to, &clock)?;
-    let page = timeline::timeline(&store, &node(&a.node)?, from, to, a.limit, a.newest_first)?;
+    let n = known(&store, backend.store(), &a.node)?;
+    let page = timeline::timeline(&store, &n, from, to, a.limit, a.newest_first)?;
     let items: Vec<Value> = page
         .items
         .iter()
         .map(|s| {
             json!({
-                "time": s.time.to_string(),
-                "local_time": clock.to_local(s.time).to_rfc3339(),
+                "time": local(&clock, s.time),
                 "event": s.event.as_str(),
                 "kind": s.kind.as_str(),
                 "device": s.device.as_str(),
@@ -496,12 +545,14 @@ fn parse_area(a: &TrajectoryArgs) -> Result<Option<Area>> {
 
 pub fn trajectory(config: &Config, a: TrajectoryArgs) -> Result<ExitCode> {
     let store = open_read(config)?;
+    let backend = Backend::open(config, &store)?;
     let clock = config.clock()?;
     let (from, to) = range(&a.from, &a.to, &clock)?;
     let area = parse_area(&a)?;
+    let n = known(&store, backend.store(), &a.node)?;
     let t = timeline::trajectory(
         &store,
-        &node(&a.node)?,
+        &n,
         from,
         to,
         area.as_ref(),
@@ -509,16 +560,20 @@ pub fn trajectory(config: &Config, a: TrajectoryArgs) -> Result<ExitCode> {
         &config.trajectory_params(),
     )?;
     if a.geojson {
-        say_json(&t.geojson());
+        say_json(&t.geojson(&clock));
         return Ok(ExitCode::SUCCESS);
     }
     say_json(&json!({
         "node": a.node,
         "n_points": t.points.len(),
+        "points": t.points.iter().map(|p| json!({
+            "time": local(&clock, p.time), "event": p.event.as_str(), "device": p.device.as_str(),
+            "community": p.community.as_ref().map(|c| c.as_str()), "lon": p.lon, "lat": p.lat,
+        })).collect::<Vec<_>>(),
         "unplaced": t.unplaced,
         "truncated": t.truncated,
         "stays": t.stays.iter().map(|s| json!({
-            "start": s.start.to_string(), "end": s.end.to_string(), "n_sightings": s.n_sightings,
+            "start": local(&clock, s.start), "end": local(&clock, s.end), "n_sightings": s.n_sightings,
             "community": s.community.as_ref().map(|c| c.as_str()), "lon": s.lon, "lat": s.lat,
         })).collect::<Vec<_>>(),
         "footholds": t.footholds.iter().map(|f| json!({

@@ -56,7 +56,9 @@ pub enum FacesCmd {
         node: String,
         #[arg(long, default_value_t = 3)]
         k: usize,
-        #[arg(long, default_value_t = 0.0)]
+        /// Cosine at or above which a face is similar (0.5: below it two
+        /// faces are as alike as strangers' are).
+        #[arg(long, default_value_t = 0.5)]
         min_score: f32,
         #[command(flatten)]
         scope: Scope,
@@ -111,7 +113,18 @@ fn hits_json(hits: &[search::Hit]) -> serde_json::Value {
         .collect()
 }
 
+/// The kinds a search may be narrowed to.
+const KINDS: [&str; 5] = ["person", "house", "vehicle", "community", "device"];
+
 pub fn search(config: &Config, a: SearchArgs) -> Result<ExitCode> {
+    for k in &a.kind {
+        if !KINDS.contains(&k.as_str()) {
+            bail!("--kind {k:?} is not one of {}", KINDS.join(", "));
+        }
+    }
+    if !config.store.path.join("CURRENT").exists() {
+        bail!("no store at {}", config.store.path.display());
+    }
     let dir = config.search_dir().join("text");
     if !dir.join("meta.json").exists() {
         bail!(
@@ -151,12 +164,22 @@ pub fn search(config: &Config, a: SearchArgs) -> Result<ExitCode> {
             .map(|(k, n)| json!({"value": k, "count": n}))
             .collect()
     };
+    // each hit with its name (the store opens read-only beside a writer)
+    let store = RocksStore::open_read_only(&config.store_config())?;
+    let mut hits = Vec::new();
+    for h in &r.hits {
+        let label = match NodeRef::parse(&h.key) {
+            Ok(n) => crate::nodes::registered_label(&store, &n)?,
+            Err(_) => String::new(),
+        };
+        hits.push(json!({"node": h.key, "label": label, "score": h.score}));
+    }
     say!(
         "{}",
         json!({
             "total": r.total,
             "page": a.page.max(1),
-            "hits": r.hits.iter().map(|h| json!({"node": h.key, "score": h.score})).collect::<Vec<_>>(),
+            "hits": hits,
             "facets": {
                 "kind": counts(&r.kinds),
                 "tag": counts(&r.tags),
@@ -285,7 +308,14 @@ pub fn evaluate_faces(config: &Config, truth: &std::path::Path) -> Result<ExitCo
     let store = RocksStore::open_read_only(&config.store_config())?;
     let mut rows: Vec<(String, Option<String>)> = Vec::new();
     for (event, slot, who) in read_faces_truth(truth)? {
-        let got = graph::attributed(&store, &event, slot)?.map(|n| n.to_string());
+        // the truth names events by id; the event of that id (the
+        // fixtures' ids are unique)
+        let got = match store.events_with_id(&event)?.first() {
+            Some(ev) => {
+                graph::attributed(&store, &event, ev.device.as_str(), slot)?.map(|n| n.to_string())
+            }
+            None => None,
+        };
         rows.push((who, got));
     }
     if rows.is_empty() {

@@ -13,6 +13,8 @@ pub const CONFIG_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file format's version (absent: this build's).
+    #[serde(default = "this_version")]
     pub version: u32,
     #[serde(default)]
     pub deployment: Deployment,
@@ -63,9 +65,21 @@ pub struct ServerSection {
     pub analysis_every_mins: u64,
     /// Most aliased fields in one request (a cheap amplification otherwise).
     pub max_aliases: usize,
+    /// Most fields one operation may select once its fragments are
+    /// expanded (counted before anything else walks the document).
+    pub max_selections: usize,
     /// The production profile: introspection and the playground off,
     /// whatever the two keys above say.
     pub production: bool,
+    /// Seconds a connection may take to send a request's headers (and an
+    /// idle kept-alive connection may wait for its next request).
+    pub header_timeout_secs: u64,
+    /// Connections that have not yet made an authenticated request, at
+    /// most; past that a new connection is closed at once.
+    pub max_unauthenticated: usize,
+    /// Seconds between checks that an open WebSocket's token is still
+    /// valid (it is also checked at every operation it starts).
+    pub ws_recheck_secs: u64,
 }
 
 impl Default for ServerSection {
@@ -81,7 +95,11 @@ impl Default for ServerSection {
             max_complexity: 20_000,
             analysis_every_mins: 60,
             max_aliases: 32,
+            max_selections: 10_000,
             production: false,
+            header_timeout_secs: 10,
+            max_unauthenticated: 256,
+            ws_recheck_secs: 5,
         }
     }
 }
@@ -121,6 +139,10 @@ pub struct AuthSection {
     pub rate_per_minute: u32,
     /// Requests a token may make at once above the steady rate.
     pub rate_burst: u32,
+    /// The HTTP Digest realm GA/T 1400 callers authenticate in (a
+    /// credential's secret is bound to it: changing it invalidates every
+    /// GA/T 1400 credential).
+    pub viid_realm: String,
 }
 
 impl Default for AuthSection {
@@ -135,6 +157,7 @@ impl Default for AuthSection {
             audit_sync_ms: 0,
             rate_per_minute: 600,
             rate_burst: 60,
+            viid_realm: "anju".into(),
         }
     }
 }
@@ -396,7 +419,7 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -405,6 +428,10 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config: {0}")]
     Invalid(String),
+}
+
+fn this_version() -> u32 {
+    CONFIG_VERSION
 }
 
 impl Config {

@@ -72,6 +72,7 @@ impl Graphql {
             .unwrap_or_default();
         let regional = |role| Principal {
             name: format!("fuzz-{role:?}"),
+            holder: format!("fuzz-{role:?}"),
             role,
             regions: Some(vec![region.clone()]),
             see_identifiers: role.sees_identifiers(),

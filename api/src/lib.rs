@@ -18,6 +18,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod graphs;
 pub mod identity;
+pub mod nodes;
 pub mod server;
 mod sysinfo;
 pub mod tagbook;

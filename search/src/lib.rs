@@ -19,6 +19,7 @@ mod text;
 pub use face::{FaceError, FaceFilter, FaceIndex, FaceParams, FaceResult, FaceStats, Quantisation};
 pub use text::{
     TextDoc, TextError, TextHit, TextIndex, TextQuery, TextResult, TextResults, normalise_ident,
+    number_terms,
 };
 
 /// One result: the entity (a person id or stranger archive id) and its

@@ -256,6 +256,22 @@ pub fn normalise_ident(s: &str) -> String {
         .collect()
 }
 
+/// The terms of a query that are numbers — digits (at least three) with
+/// nothing but wildcards, separators and an identity number's check `X`
+/// among them: they can only match identity numbers, phones and card
+/// numbers (a plate always holds a letter or a Chinese character).
+pub fn number_terms(text: &str) -> Vec<&str> {
+    text.split_whitespace()
+        .filter(|t| {
+            let digits = t.chars().filter(char::is_ascii_digit).count();
+            digits >= 3
+                && t.chars().all(|c| {
+                    c.is_ascii_digit() || matches!(c, '*' | '?' | '-' | '+' | '.' | 'X' | 'x')
+                })
+        })
+        .collect()
+}
+
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
 }
@@ -554,7 +570,7 @@ impl TextIndex {
                 .collect();
             if pattern.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
                 return Err(TextError::Query(format!(
-                    "`{text}`: a wildcard term needs at least two other characters"
+                    "`{text}`: a wildcard term needs at least two other characters (a Chinese character alone matches wherever it is: drop the `*`)"
                 )));
             }
             // walked from its longer literal end: a prefix prunes the term
@@ -894,6 +910,14 @@ mod tests {
             limit: 10,
             ..TextQuery::default()
         }
+    }
+
+    #[test]
+    fn number_terms_are_told_from_plates_and_names() {
+        assert_eq!(
+            number_terms("张 1234 138????5678 3209*123X 浙B12345 B123 zw 12"),
+            ["1234", "138????5678", "3209*123X"]
+        );
     }
 
     #[test]

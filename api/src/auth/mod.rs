@@ -6,7 +6,16 @@
 //! store's directory) so that `anju token` works while `anju serve` holds
 //! the store: `secret` (the HS256 key, created on first use, mode 0600),
 //! `issued.jsonl` (what was issued, for `anju token list`) and `revoked`
-//! (one token id per line; the server re-reads it when it changes).
+//! (one token id per line; the server re-reads it when it changes), and
+//! the GA/T 1400 credentials ([`digest`]).
+//!
+//! Each token names its holder twice: `sub`, the name the audit log shows
+//! (free text, set with `--name`), and `uid`, the holder's identity, which
+//! only the issuer sets (a new random one per token unless `anju token
+//! create --holder` names an existing holder's). Grants belong to the
+//! `uid`, so a token issued under someone else's name inherits nothing.
+
+pub mod digest;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -105,6 +114,19 @@ pub struct Claims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The holder's identity (grants belong to it); tokens issued before
+    /// it existed have none and stand alone (`jti:<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+impl Claims {
+    /// Who holds the token, as grants know them.
+    pub fn holder(&self) -> String {
+        self.uid
+            .clone()
+            .unwrap_or_else(|| format!("jti:{}", self.jti))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +144,7 @@ pub enum AuthError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthError + '_ {
     move |source| AuthError::Io {
         path: path.to_owned(),
         source,
@@ -131,7 +153,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthError + '_ {
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn prf(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn prf(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
         m.update(p);
@@ -156,6 +178,9 @@ pub struct Auth {
     handle_enc: [u8; 32],
     revoked: Mutex<(Option<SystemTime>, HashSet<String>)>,
     verified: Mutex<lru::LruCache<String, Claims>>,
+    /// GA/T 1400 credentials (realm `anju` unless [`Auth::with_realm`]).
+    viid: digest::Credentials,
+    secret: Vec<u8>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -192,10 +217,24 @@ impl Auth {
             handle_enc: prf(&secret, &[b"anju handle enc"]),
             revoked: Mutex::new((None, HashSet::new())),
             verified: Mutex::new(lru::LruCache::new(VERIFIED_KEPT)),
+            viid: digest::Credentials::new(dir, &secret, "anju"),
+            secret,
         })
     }
 
-    /// Signs a new token and records it in `issued.jsonl`.
+    /// The same, with the GA/T 1400 Digest realm `realm`.
+    pub fn with_realm(mut self, realm: &str) -> Self {
+        self.viid = digest::Credentials::new(&self.dir, &self.secret, realm);
+        self
+    }
+
+    /// The GA/T 1400 credentials.
+    pub fn viid(&self) -> &digest::Credentials {
+        &self.viid
+    }
+
+    /// Signs a new token for a new holder and records it in
+    /// `issued.jsonl`.
     pub fn issue(
         &self,
         sub: &str,
@@ -204,6 +243,35 @@ impl Auth {
         device: Option<String>,
         ttl: Duration,
     ) -> Result<(String, Claims), AuthError> {
+        self.issue_for(None, sub, role, regions, device, ttl)
+    }
+
+    /// Signs a new token for `holder` (an identity a token issued here
+    /// already has, as `anju token list` shows it; none: a new holder).
+    pub fn issue_for(
+        &self,
+        holder: Option<&str>,
+        sub: &str,
+        role: Role,
+        regions: Vec<String>,
+        device: Option<String>,
+        ttl: Duration,
+    ) -> Result<(String, Claims), AuthError> {
+        let uid = match holder {
+            Some(h) => {
+                if !self
+                    .issued()?
+                    .iter()
+                    .any(|(c, _)| c.uid.as_deref() == Some(h))
+                {
+                    return Err(AuthError::Invalid(format!(
+                        "no token was issued here to holder {h:?} (see `anju token list`)"
+                    )));
+                }
+                h.to_owned()
+            }
+            None => format!("h-{:016x}", rand::random::<u64>()),
+        };
         for r in &regions {
             model::RegionCode::new(r)
                 .map_err(|e| AuthError::Invalid(format!("region {r:?}: {e}")))?;
@@ -241,6 +309,7 @@ impl Auth {
             jti,
             iat,
             exp: iat + ttl.as_secs() as i64,
+            uid: Some(uid),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Invalid(format!("signing: {e}")))?;
@@ -454,6 +523,44 @@ mod tests {
     }
 
     #[test]
+    fn a_holder_is_set_by_the_issuer_not_by_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Auth::open(dir.path()).unwrap();
+        let ttl = Duration::from_secs(60);
+        let (_, wang) = a
+            .issue("wang", Role::Officer, vec!["320902".into()], None, ttl)
+            .unwrap();
+        // the same name: another holder
+        let (_, twin) = a
+            .issue("wang", Role::Officer, vec!["320902".into()], None, ttl)
+            .unwrap();
+        assert_ne!(wang.holder(), twin.holder());
+        // a renewal for the same holder, named by the issuer
+        let (_, renewed) = a
+            .issue_for(
+                Some(&wang.holder()),
+                "wang",
+                Role::Officer,
+                vec!["320902".into()],
+                None,
+                ttl,
+            )
+            .unwrap();
+        assert_eq!(renewed.holder(), wang.holder());
+        assert!(
+            a.issue_for(
+                Some("h-made-up"),
+                "x",
+                Role::Officer,
+                vec!["320902".into()],
+                None,
+                ttl
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn expired_tokens_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let a = Auth::open(dir.path()).unwrap();
@@ -466,6 +573,7 @@ mod tests {
             jti: "1".into(),
             iat: now - 100,
             exp: now - 1,
+            uid: None,
         };
         let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &a.encoding).unwrap();
         assert!(a.verify(&t).unwrap_err().to_string().contains("expired"));

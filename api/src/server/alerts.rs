@@ -4,8 +4,13 @@
 //! region responsible, the evidence (event ids) and a workflow
 //! new → signed → handled (with a disposition). It is raised at most once per
 //! situation: its dedup key (rule, list, entry, event) names it, and a second
-//! raise of the same key is a no-op. Ids sort by the time of the situation,
-//! so the newest come first by a reverse scan.
+//! raise of the same key is a no-op. An alert of a model that recurs (the
+//! analysis models: a key person going out alone day after day, an elderly
+//! resident's silence judged again) is one alert while it is open: a new
+//! finding about the same subject counts as an occurrence of it
+//! (`occurrences`, `last`, its evidence added) instead of a new alert. Ids
+//! sort by the time of the situation, so the newest come first by a
+//! reverse scan.
 //!
 //! Watch lists hold persons, plates and faces (features); the real-time rules
 //! compare every arriving event with them.
@@ -75,7 +80,20 @@ pub struct Alert {
     pub evidence: Vec<String>,
     pub watch_list: Option<String>,
     pub history: Vec<AlertAction>,
+    /// Findings of the situation while it was open (1: raised once).
+    #[serde(default = "one")]
+    pub occurrences: u32,
+    /// When the latest of them happened (none: only the first).
+    #[serde(default)]
+    pub last: Option<Timestamp>,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Evidence kept on a recurring alert, at most (the newest dropped).
+const MAX_EVIDENCE: usize = 64;
 
 /// An alert to raise: everything but the id, status and history.
 #[derive(Debug, Clone)]
@@ -91,6 +109,9 @@ pub struct NewAlert {
     pub score: Option<f32>,
     pub evidence: Vec<String>,
     pub watch_list: Option<String>,
+    /// While an alert of this kind about this subject is open, this
+    /// situation is another occurrence of it, not an alert of its own.
+    pub recurs: bool,
 }
 
 /// Writes (`Some`) and deletes (`None`) of the store's own records.
@@ -150,11 +171,52 @@ pub fn raise_writes(
     now: Timestamp,
 ) -> graph::Result<(AppWrites, Vec<Alert>)> {
     let mut writes = Vec::new();
-    let mut raised = Vec::new();
+    let mut raised: Vec<Alert> = Vec::new();
+    // open alerts updated by an occurrence in this batch, by id
+    let mut updated: std::collections::BTreeMap<String, Alert> = Default::default();
     let mut seen = std::collections::HashSet::new();
     for a in alerts {
         if !seen.insert(a.dedup.clone()) || store.app_get(&dedup_key(&a.dedup))?.is_some() {
             continue;
+        }
+        if a.recurs
+            && let Some(s) = &a.subject
+        {
+            let open = |x: &Alert| {
+                x.kind == a.kind
+                    && x.status != AlertStatus::Handled
+                    && x.subject.as_ref() == Some(s)
+            };
+            // the open alert: raised in this batch, updated in it, or stored
+            let mut stored = None;
+            if !raised.iter().any(open) && !updated.values().any(open) {
+                of_subject(store, s, |x| {
+                    if open(&x) {
+                        stored = Some(x);
+                        false
+                    } else {
+                        true
+                    }
+                })?;
+            }
+            if let Some(x) = stored {
+                updated.insert(x.id.clone(), x);
+            }
+            let target = match raised.iter_mut().find(|x| open(x)) {
+                Some(x) => Some(x),
+                None => updated.values_mut().find(|x| open(x)),
+            };
+            if let Some(x) = target {
+                x.occurrences += 1;
+                x.last = Some(x.last.map_or(a.time, |l| l.max(a.time)));
+                for e in a.evidence {
+                    if x.evidence.len() < MAX_EVIDENCE && !x.evidence.contains(&e) {
+                        x.evidence.push(e);
+                    }
+                }
+                writes.push((dedup_key(&a.dedup), Some(x.id.clone().into_bytes())));
+                continue;
+            }
         }
         let id = alert_id(a.time, &a.dedup);
         let alert = Alert {
@@ -178,13 +240,17 @@ pub fn raise_writes(
                 by: "anju".into(),
                 note: None,
             }],
+            occurrences: 1,
+            last: None,
         };
         writes.push((dedup_key(&a.dedup), Some(id.clone().into_bytes())));
-        writes.push((alert_key(&id), Some(json(&alert))));
         if let Some(s) = &alert.subject {
             writes.push((subject_key(s, &id), Some(Vec::new())));
         }
         raised.push(alert);
+    }
+    for a in raised.iter().chain(updated.values()) {
+        writes.push((alert_key(&a.id), Some(json(a))));
     }
     Ok((writes, raised))
 }

@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 
 use super::alerts::{self, Alert, NewAlert, WatchList};
 use super::lock;
+use super::scope::Principal;
 use crate::config::Config;
 use crate::graphs::Projector;
 
@@ -88,7 +89,10 @@ pub struct Engine {
     /// E-bike tags → (plate, owner), for the anti-theft rule.
     ebikes: RwLock<HashMap<String, (model::Plate, Option<model::PersonId>)>>,
     day_counts: Mutex<HashMap<(DeviceId, NaiveDate), [u64; 8]>>,
+    /// GA/T 1400 callers registered (their ids) and their last keepalive.
     pub viid_devices: Mutex<HashMap<String, Timestamp>>,
+    /// Refusals counted for the log (one line per burst).
+    pub refusals: Arc<super::bursts::Bursts>,
     pub metrics: Metrics,
     /// Token keys and registers, and the handle codec.
     pub auth: crate::auth::Auth,
@@ -119,7 +123,7 @@ impl Engine {
         let store = RocksStore::open(&config.store_config())?;
         let projector = Projector::new(&config, &store)?;
         let (tx, _) = broadcast::channel(1024);
-        let auth = crate::auth::Auth::open(&config.auth_dir())?;
+        let auth = crate::auth::Auth::open(&config.auth_dir())?.with_realm(&config.auth.viid_realm);
         let audit = super::audit::AuditLog::open(&store, config.auth.audit_sync_ms == 0)?;
         let quota = governor::Quota::per_minute(
             std::num::NonZeroU32::new(config.auth.rate_per_minute)
@@ -151,6 +155,7 @@ impl Engine {
             ebikes: RwLock::new(HashMap::new()),
             day_counts: Mutex::new(HashMap::new()),
             viid_devices: Mutex::new(HashMap::new()),
+            refusals: Arc::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
             last_projection_error: Mutex::new(None),
@@ -161,7 +166,7 @@ impl Engine {
             let store = engine.store();
             *engine.watch.write().unwrap_or_else(|p| p.into_inner()) = alerts::watch_lists(store)?;
             alerts::index_subjects(store)?;
-            super::grants::index_requesters(store)?;
+            super::grants::index_holders(store)?;
         }
         // the census (and the e-bike tags the rules read) before the rules run
         engine.refresh_census()?;
@@ -509,9 +514,58 @@ impl Engine {
         Ok(set)
     }
 
+    /// The labels of nodes as a person reads them: the graph's (a person's
+    /// name, a plate), else what the registers say
+    /// ([`crate::nodes::registered_label`]): no node is shown nameless.
+    pub fn labels(&self, nodes: &[model::NodeRef]) -> graph::Result<Vec<String>> {
+        let got = self.relations().nodes(nodes)?;
+        nodes
+            .iter()
+            .zip(got)
+            .map(|(n, l)| self.label_or(n, l.map(|l| l.label).unwrap_or_default()))
+            .collect()
+    }
+
+    /// `label`, or when it is empty the node's name from the registers.
+    pub fn label_or(&self, n: &model::NodeRef, label: String) -> graph::Result<String> {
+        if label.is_empty() {
+            crate::nodes::registered_label(self.store(), n)
+        } else {
+            Ok(label)
+        }
+    }
+
+    /// A bearer token's principal with its holder's grants in force; `Err`
+    /// says why not (forged, expired, revoked), as a legitimate caller
+    /// needs to hear it.
+    pub fn principal_of_token(&self, token: &str) -> std::result::Result<Principal, String> {
+        let c = self.auth.verify(token).map_err(|err| err.to_string())?;
+        let grants = self
+            .grants
+            .active(self.store(), &c.holder(), now())
+            .map_err(|err| {
+                tracing::error!(error = %err, "reading grants");
+                "the server could not read the caller's grants".to_owned()
+            })?;
+        Ok(Principal::from_claims(&c, grants))
+    }
+
+    /// The caller without a token: the local all-regions principal when
+    /// `auth.required` is off, else `Err`.
+    pub fn anonymous_principal(&self) -> std::result::Result<Principal, String> {
+        if self.config.auth.required {
+            Err(
+                "a bearer token is required (Authorization: Bearer …, from `anju token create`)"
+                    .into(),
+            )
+        } else {
+            Ok(Principal::all_regions())
+        }
+    }
+
     /// Takes one request from the caller's quota (`auth.rate_per_minute`,
     /// per token): `Err` with the wait when it is used up. HTTP requests
-    /// and subscriptions started over a WebSocket draw on the same quota.
+    /// and every operation over a WebSocket draw on the same quota.
     pub fn take_quota(&self, p: &super::scope::Principal) -> Result<(), Duration> {
         let key = p
             .token
@@ -787,6 +841,8 @@ impl Engine {
         out: &mut Vec<NewAlert>,
     ) -> Result<()> {
         let place = self.device_place(store, &ev.device)?;
+        // the event as its source names it (ids are unique per device)
+        let src = format!("{}@{}", ev.id.as_str(), ev.device.as_str());
         let (community, region) = match &place {
             Some((c, r)) => (Some(c.as_str().to_owned()), Some(r.clone())),
             None => (None, None),
@@ -803,6 +859,7 @@ impl Engine {
             score: None,
             evidence: vec![ev.id.as_str().to_owned()],
             watch_list: None,
+            recurs: false,
         };
         if let EventBody::DeviceAlarm { kind, note, .. } = &ev.body
             && self
@@ -813,7 +870,7 @@ impl Engine {
                 .any(|a| a == kind.as_str())
         {
             let mut a = base(
-                format!("device_alarm/{}", ev.id.as_str()),
+                format!("device_alarm/{src}"),
                 format!("device_alarm:{}", kind.as_str()),
                 format!(
                     "{} alarm at device {}{}",
@@ -911,12 +968,7 @@ impl Engine {
                     let score = cosine(f, &face.feature);
                     if score >= threshold {
                         let mut a = base(
-                            format!(
-                                "watch_face/{}/{}/{}/{slot}",
-                                list.id,
-                                face.id,
-                                ev.id.as_str()
-                            ),
+                            format!("watch_face/{}/{}/{src}/{slot}", list.id, face.id),
                             "watchlist_face".into(),
                             format!(
                                 "watch list {:?}: face {:?} seen at device {} ({score:.2})",
@@ -928,7 +980,8 @@ impl Engine {
                         a.score = Some(score);
                         a.watch_list = Some(list.id.clone());
                         a.subject =
-                            graph::attributed(store, ev.id.as_str(), *slot)?.map(|n| n.to_string());
+                            graph::attributed(store, ev.id.as_str(), ev.device.as_str(), *slot)?
+                                .map(|n| n.to_string());
                         // a watched face inside a vehicle: the vehicle too
                         if let EventBody::VehiclePass {
                             plate: Some(plate), ..
@@ -936,11 +989,7 @@ impl Engine {
                             && *slot > 0
                         {
                             let mut v = a.clone();
-                            v.dedup = format!(
-                                "vehicle_watchlist_occupant/{}/{}",
-                                list.id,
-                                ev.id.as_str()
-                            );
+                            v.dedup = format!("vehicle_watchlist_occupant/{}/{src}", list.id);
                             v.kind = "vehicle_watchlist_occupant".into();
                             v.title = format!(
                                 "watch list {:?}: face {:?} inside vehicle {} at device {} ({score:.2})",
@@ -959,7 +1008,7 @@ impl Engine {
             for p in &plates {
                 if list.plates.iter().any(|x| x == p.as_str()) {
                     let mut a = base(
-                        format!("watch_plate/{}/{}/{}", list.id, p.as_str(), ev.id.as_str()),
+                        format!("watch_plate/{}/{}/{src}", list.id, p.as_str()),
                         "watchlist_plate".into(),
                         format!(
                             "watch list {:?}: vehicle {} passed device {}",
@@ -978,7 +1027,7 @@ impl Engine {
                     let key = s.to_string();
                     if list.persons.contains(&key) {
                         let mut a = base(
-                            format!("watch_person/{}/{key}/{}", list.id, ev.id.as_str()),
+                            format!("watch_person/{}/{key}/{src}", list.id),
                             "watchlist_person".into(),
                             format!(
                                 "watch list {:?}: {key} seen at device {}",

@@ -13,6 +13,9 @@ pub enum ApiError {
     BadInput(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's role may not do this (said as such).
+    #[error("{0}")]
+    Forbidden(String),
     /// A backend (the graph database) cannot be reached; try again.
     #[error("{0}")]
     Unavailable(String),
@@ -31,6 +34,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
+            Self::Forbidden(_) => "FORBIDDEN",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -42,6 +46,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadInput(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

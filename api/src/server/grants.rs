@@ -20,18 +20,18 @@ use super::scope::ActiveGrant;
 
 const GRANT: &[u8] = b"grant/";
 const INVESTIGATION: &[u8] = b"investigation/";
-/// `grant-by/<requester>\0<id>` → (): a caller's grants without a scan of
-/// all (read for every request of a regional caller).
-const BY_REQUESTER: &[u8] = b"grant-by/";
-/// Present once every grant is in the requester index.
-const BY_REQUESTER_DONE: &[u8] = b"grant-meta/by-requester";
+/// `grant-holder/<holder>\0<id>` → (): a caller's grants without a scan
+/// of all (read for every request of a regional caller).
+const BY_HOLDER: &[u8] = b"grant-holder/";
+/// Present once every grant is in the holder index.
+const BY_HOLDER_DONE: &[u8] = b"grant-meta/by-holder";
 
-fn requester_prefix(who: &str) -> Vec<u8> {
-    [BY_REQUESTER, who.as_bytes(), b"\0"].concat()
+fn holder_prefix(holder: &str) -> Vec<u8> {
+    [BY_HOLDER, holder.as_bytes(), b"\0"].concat()
 }
 
-fn requester_key(g: &Grant) -> Vec<u8> {
-    [requester_prefix(&g.requester).as_slice(), g.id.as_bytes()].concat()
+fn holder_key(g: &Grant) -> Vec<u8> {
+    [holder_prefix(&g.holder).as_slice(), g.id.as_bytes()].concat()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -56,7 +56,12 @@ pub struct Step {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     pub id: String,
+    /// The requester's name (as shown).
     pub requester: String,
+    /// The requester's identity: the grant is theirs alone (a grant
+    /// written before holders existed has none and is nobody's).
+    #[serde(default)]
+    pub holder: String,
     pub requester_role: String,
     /// A `kind:key` ref, or none for "any subject".
     pub subject: Option<String>,
@@ -90,16 +95,16 @@ pub fn new_id(prefix: char, now: Timestamp) -> String {
 fn put(store: &RocksStore, g: &Grant) -> graph::Result<()> {
     store.app_write(&[
         ([GRANT, g.id.as_bytes()].concat(), Some(json(g))),
-        (requester_key(g), Some(Vec::new())),
+        (holder_key(g), Some(Vec::new())),
     ])
 }
 
-/// Requesters whose grants are kept at most (then all are forgotten).
-const KEPT_REQUESTERS: usize = 4096;
+/// Holders whose grants are kept at most (then all are forgotten).
+const KEPT_HOLDERS: usize = 4096;
 
-/// Each requester's grants as read since a grant was last written: every
+/// Each holder's grants as read since a grant was last written: every
 /// request reads its caller's grants in force, which from the store is an
-/// iterator over the requester index and a read per grant (~10% of an
+/// iterator over the holder index and a read per grant (~10% of an
 /// archive request's CPU over HTTP). Every grant is written through
 /// [`Kept::put`] (the store is this process's alone), which forgets them all;
 /// whether a kept grant is in force is decided at each request.
@@ -110,7 +115,7 @@ pub struct Kept(Mutex<KeptGrants>);
 struct KeptGrants {
     /// Grants written so far (a read that began before one is not kept).
     writes: u64,
-    by_requester: HashMap<String, Arc<Vec<Grant>>>,
+    by_holder: HashMap<String, Arc<Vec<Grant>>>,
 }
 
 impl Kept {
@@ -120,11 +125,11 @@ impl Kept {
         let written = put(store, g);
         let mut k = lock(&self.0);
         k.writes += 1;
-        k.by_requester.clear();
+        k.by_holder.clear();
         written
     }
 
-    /// The grants in force for `who` at `now`.
+    /// The grants in force for holder `who` at `now`.
     pub fn active(
         &self,
         store: &RocksStore,
@@ -133,30 +138,30 @@ impl Kept {
     ) -> graph::Result<Vec<ActiveGrant>> {
         let seen = {
             let k = lock(&self.0);
-            if let Some(mine) = k.by_requester.get(who) {
+            if let Some(mine) = k.by_holder.get(who) {
                 return Ok(in_force(mine, who, now));
             }
             k.writes
         };
-        let mine = Arc::new(of_requester(store, who)?);
+        let mine = Arc::new(of_holder(store, who)?);
         let mut k = lock(&self.0);
         // a grant written since the read began may be missing from it
         if k.writes == seen {
-            if k.by_requester.len() >= KEPT_REQUESTERS {
-                k.by_requester.clear();
+            if k.by_holder.len() >= KEPT_HOLDERS {
+                k.by_holder.clear();
             }
-            k.by_requester.insert(who.to_owned(), Arc::clone(&mine));
+            k.by_holder.insert(who.to_owned(), Arc::clone(&mine));
         }
         Ok(in_force(&mine, who, now))
     }
 }
 
-/// Builds the requester index for grants written before it existed (once).
-pub fn index_requesters(store: &RocksStore) -> graph::Result<u64> {
-    super::alerts::build_index_once(store, BY_REQUESTER_DONE, || {
+/// Builds the holder index for grants written before it existed (once).
+pub fn index_holders(store: &RocksStore) -> graph::Result<u64> {
+    super::alerts::build_index_once(store, BY_HOLDER_DONE, || {
         Ok(all(store)?
             .iter()
-            .map(|g| (requester_key(g), Some(Vec::new())))
+            .map(|g| (holder_key(g), Some(Vec::new())))
             .collect())
     })
 }
@@ -176,9 +181,9 @@ pub fn all(store: &RocksStore) -> graph::Result<Vec<Grant>> {
     Ok(out)
 }
 
-/// Every grant `who` asked for (read by the requester index).
-fn of_requester(store: &RocksStore, who: &str) -> graph::Result<Vec<Grant>> {
-    let prefix = requester_prefix(who);
+/// Every grant `holder` asked for (read by the holder index).
+fn of_holder(store: &RocksStore, holder: &str) -> graph::Result<Vec<Grant>> {
+    let prefix = holder_prefix(holder);
     let mut mine = Vec::new();
     store.app_scan(&prefix, false, None, |k, _| {
         if let Some(g) = get(store, &String::from_utf8_lossy(&k[prefix.len()..]))? {
@@ -189,10 +194,12 @@ fn of_requester(store: &RocksStore, who: &str) -> graph::Result<Vec<Grant>> {
     Ok(mine)
 }
 
-/// Of `who`'s grants, those in force at `now`.
-fn in_force(mine: &[Grant], who: &str, now: Timestamp) -> Vec<ActiveGrant> {
+/// Of `holder`'s grants, those in force at `now`.
+fn in_force(mine: &[Grant], holder: &str, now: Timestamp) -> Vec<ActiveGrant> {
     mine.iter()
-        .filter(|g| g.requester == who && g.status_at(now) == GrantStatus::Approved)
+        .filter(|g| {
+            !holder.is_empty() && g.holder == holder && g.status_at(now) == GrantStatus::Approved
+        })
         .filter_map(|g| {
             let subject = match &g.subject {
                 None => None,
@@ -212,7 +219,11 @@ fn in_force(mine: &[Grant], who: &str, now: Timestamp) -> Vec<ActiveGrant> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Investigation {
     pub id: String,
+    /// The owner's name (as shown).
     pub owner: String,
+    /// The owner's identity (see [`Grant::holder`]).
+    #[serde(default)]
+    pub holder: String,
     pub title: String,
     pub subjects: Vec<String>,
     pub queries: Vec<String>,
@@ -246,6 +257,7 @@ mod tests {
         Grant {
             id: id.into(),
             requester: who.into(),
+            holder: who.into(),
             requester_role: "officer".into(),
             subject: None,
             regions: vec!["320902".into()],

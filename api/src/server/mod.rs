@@ -5,14 +5,16 @@
 //!   real-time rules;
 //! * [`alerts`]: the alert book and watch lists in the store's own records;
 //! * [`scope`]: principals, the role table and the region choke point
-//!   every read goes through; [`guard`]: the GraphQL extension that applies
-//!   the role table, masks identifiers and writes the [`audit`] log;
+//!   every read goes through; [`guard`]: the wrapper around the schema that
+//!   bounds a request, applies the role table at every depth, masks
+//!   identifiers and writes the [`audit`] log;
 //! * [`grants`]: cross-region grants and saved investigations;
 //! * [`gql`]: the schema; [`errors`]: the one error-code mapping;
 //! * [`http`]: routes (GraphQL, playground, SDL, health, metrics, intake).
 
 pub mod alerts;
 pub mod audit;
+pub mod bursts;
 pub mod engine;
 pub mod errors;
 pub mod gql;
@@ -66,15 +68,16 @@ pub fn serve(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // the port first: a clash is told at once, not after the projections
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("binding {addr}"))?;
     eprintln!(
         "opening {} and bringing projections up to date…",
         config.store.path.display()
     );
     let engine = Engine::open(config)?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
         every(
             &engine,
@@ -119,17 +122,38 @@ pub fn serve(
         crate::cli::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );
-        axum::serve(
+        serve_on(
+            Arc::clone(&engine),
             listener,
-            http::router_with(Arc::clone(&engine), playground_token.as_deref()),
+            playground_token.as_deref(),
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await?;
         anyhow::Ok(())
     })?;
     engine.shutdown();
     engine.store().flush()?;
     Ok(())
+}
+
+/// Serves the API on a bound listener until `shutdown` completes (the
+/// connection limits of `[server]` applied: [`http::conn`]).
+pub async fn serve_on(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+    playground_token: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let s = &engine.config.server;
+    http::conn::serve(
+        listener,
+        http::router_with(Arc::clone(&engine), playground_token),
+        std::time::Duration::from_secs(s.header_timeout_secs.max(1)),
+        s.max_unauthenticated,
+        shutdown,
+        Arc::clone(&engine.refusals),
+    )
+    .await
 }
 
 async fn shutdown_signal() {

@@ -22,7 +22,11 @@ pub struct ActiveGrant {
 
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The holder's name, as the audit log shows it.
     pub name: String,
+    /// The holder's identity (grants and saved investigations belong to
+    /// it), set by the token's issuer: [`crate::auth::Claims::holder`].
+    pub holder: String,
     pub role: Role,
     /// Region codes the principal may see (a region includes all below it);
     /// `None`: all regions.
@@ -84,9 +88,15 @@ impl Access {
     }
 }
 
-/// The policy row of every root field; a field without one is refused for
-/// everyone (and the authorization matrix test fails).
+/// The policy row of every root field — a root field without one is
+/// refused for everyone (and the authorization matrix test fails) — and of
+/// every nested field that returns personal data (every field returning an
+/// `Archive` has one; a test holds the schema to it), checked wherever it
+/// is selected, so nesting cannot reach what the root rows refuse. A nested
+/// field without a row is its parent's.
 pub const FIELDS: &[(&str, &str, Access)] = &[
+    ("Alert", "archive", Access::Personal),
+    ("Entity", "archive", Access::Personal),
     ("Query", "person", Access::Personal),
     ("Query", "stranger", Access::Personal),
     ("Query", "house", Access::Personal),
@@ -139,7 +149,7 @@ pub const FIELDS: &[(&str, &str, Access)] = &[
     ("Subscription", "alerts", Access::Alerts),
 ];
 
-/// The policy row of a root field.
+/// The policy row of a field (`parent` the type it is selected on).
 pub fn access(parent: &str, field: &str) -> Option<Access> {
     FIELDS
         .iter()
@@ -191,6 +201,7 @@ impl Principal {
     pub fn all_regions() -> Self {
         Self {
             name: "local".into(),
+            holder: "local".into(),
             role: Role::Admin,
             regions: None,
             see_identifiers: true,
@@ -204,6 +215,7 @@ impl Principal {
     pub fn from_claims(c: &crate::auth::Claims, grants: Vec<ActiveGrant>) -> Self {
         Self {
             name: c.sub.clone(),
+            holder: c.holder(),
             role: c.role,
             regions: (c.role != Role::Admin).then(|| c.regions.clone()),
             see_identifiers: c.role.sees_identifiers(),
@@ -217,6 +229,7 @@ impl Principal {
     pub fn nobody() -> Self {
         Self {
             name: "nobody".into(),
+            holder: "nobody".into(),
             role: Role::Device,
             regions: Some(Vec::new()),
             see_identifiers: false,
@@ -250,8 +263,9 @@ impl Principal {
 
     /// Whether `node` is in scope: the regions of the communities it
     /// belongs to (a person's registrations, a house's, a vehicle's, a
-    /// device's) or, for a stranger archive or an unregistered plate, where
-    /// it was seen — in the principal's regions, or under a grant on it.
+    /// device's) or, for a stranger archive, an unregistered plate or a
+    /// person known only from sightings (a visitor), where it was seen — in
+    /// the principal's regions, or under a grant on it.
     pub fn sees(&self, engine: &Engine, store: &RocksStore, node: &NodeRef) -> graph::Result<bool> {
         if self.regions.is_none() {
             return Ok(true);
@@ -310,6 +324,17 @@ impl Principal {
         mask(s, 4, 4)
     }
 
+    /// A birth date as the role may see it: whole, or only its year (the
+    /// date and a masked identity number together leave few candidates
+    /// for the number).
+    pub fn mask_birth_date(&self, d: chrono::NaiveDate) -> String {
+        if self.see_identifiers {
+            d.to_string()
+        } else {
+            chrono::Datelike::year(&d).to_string()
+        }
+    }
+
     pub fn mask_phone(&self, s: &str) -> String {
         if self.see_identifiers {
             return s.to_owned();
@@ -326,7 +351,23 @@ pub fn regions_of(
 ) -> graph::Result<Vec<Option<String>>> {
     let communities: Vec<model::CommunityId> = match node {
         NodeRef::Community(c) => vec![c.clone()],
-        NodeRef::Person(p) => graph::communities_of(store, p, model::Timestamp(i64::MAX))?,
+        // a registered person where registered; a person known only from
+        // what was seen of them (a visitor, by the phone or identity
+        // number given at a gate) where they were seen
+        NodeRef::Person(p) => {
+            let registered = graph::communities_of(store, p, model::Timestamp(i64::MAX))?;
+            if registered.is_empty() && store.base(BaseKind::Person, p.as_str())?.is_none() {
+                let mut cs = visited(engine, store, node)?;
+                for c in seen_at(engine, store, node)? {
+                    if !cs.contains(&c) {
+                        cs.push(c);
+                    }
+                }
+                cs
+            } else {
+                registered
+            }
+        }
         NodeRef::House(h) => match store.base(BaseKind::House, h.as_str())? {
             Some(BaseRecord::House(h)) => vec![h.community],
             _ => vec![],
@@ -348,6 +389,29 @@ pub fn regions_of(
         .iter()
         .map(|c| engine.community_region(store, c))
         .collect()
+}
+
+/// The communities of the houses a visitor was registered at (its
+/// `visitor` relations to houses).
+fn visited(
+    engine: &Engine,
+    store: &RocksStore,
+    node: &NodeRef,
+) -> graph::Result<Vec<model::CommunityId>> {
+    let f = graph::EdgeFilter {
+        kinds: vec![model::RelKind::Visitor],
+        ..Default::default()
+    };
+    let mut cs = Vec::new();
+    for n in engine.relations().neighbours(node, &f, 64)?.items {
+        if let NodeRef::House(h) = &n.node
+            && let Some(BaseRecord::House(h)) = store.base(BaseKind::House, h.as_str())?
+            && !cs.contains(&h.community)
+        {
+            cs.push(h.community);
+        }
+    }
+    Ok(cs)
 }
 
 /// The communities where a node was last seen (its newest 64 sightings).

@@ -3,8 +3,9 @@
 //! as GA/T 1400 motor-vehicle objects — while `anju serve` is killed with
 //! SIGKILL at random moments and started again. A batch not acknowledged
 //! within the timeout (the field's 5 s, scaled down) is sent again; after 3
-//! failures in a row the simulator waits for the server, registers its
-//! GA/T devices again and replays everything unacknowledged. Then: every
+//! failures in a row the simulator waits for the server, registers again
+//! (as the estate's GA/T 1400 gateway: a platform credential, HTTP Digest)
+//! and replays everything unacknowledged. Then: every
 //! acknowledged event is in the store exactly once, the store checks clean,
 //! and the derived state (timelines, relations, the full-text and face
 //! indexes) equals a clean rebuild from the store of record.
@@ -88,13 +89,13 @@ fn viid_time(t: &str) -> String {
     t[..19].chars().filter(char::is_ascii_digit).collect()
 }
 
-pub(super) fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
+pub(super) fn batches(data: &Path) -> Vec<Batch> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let (mut lines, mut viid, mut devices) = (Vec::new(), Vec::new(), BTreeSet::new());
+    let (mut lines, mut viid) = (Vec::new(), Vec::new());
     for f in files {
         for l in std::fs::read_to_string(f).unwrap().lines() {
             let v: Value = serde_json::from_str(l).unwrap();
@@ -104,7 +105,6 @@ pub(super) fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
                 && v["plate"] != "unknown";
             if plain_pass {
                 let dev = v["device"].as_str().unwrap().to_owned();
-                devices.insert(dev.clone());
                 viid.push((
                     id.clone(),
                     json!({"MotorVehicleID": id, "DeviceID": dev, "PassTime": viid_time(v["time"].as_str().unwrap()), "PlateNo": v["plate"]}),
@@ -125,24 +125,24 @@ pub(super) fn batches(data: &Path) -> (Vec<Batch>, BTreeSet<String>) {
         let j = rng.random_range(0..=i);
         out.swap(i, j);
     }
-    (out, devices)
+    out
 }
+
+/// The estate's GA/T 1400 gateway: a lower platform for the small city's
+/// region, with the credential `prepare` made for it.
+pub(super) const GATEWAY: &str = "32090200000000000001";
+const GATEWAY_SECRET: &str = "gateway secret 1";
 
 pub(super) struct Sim {
     pub(super) base: String,
     pub(super) token: String,
     pub(super) client: reqwest::blocking::Client,
-    pub(super) devices: BTreeSet<String>,
+    gateway: super::viid::Digest,
 }
 
 impl Sim {
     /// The devices of `server`, answering within `timeout` or not at all.
-    pub(super) fn new(
-        server: &Server,
-        token: String,
-        devices: BTreeSet<String>,
-        timeout: Duration,
-    ) -> Self {
+    pub(super) fn new(server: &Server, token: String, timeout: Duration) -> Self {
         Self {
             base: format!("http://127.0.0.1:{}", server.port),
             token,
@@ -150,7 +150,7 @@ impl Sim {
                 .timeout(timeout)
                 .build()
                 .unwrap(),
-            devices,
+            gateway: super::viid::Digest::new(GATEWAY, GATEWAY_SECRET),
         }
     }
 
@@ -187,14 +187,13 @@ impl Sim {
             }
             Batch::Viid(objs) => {
                 let body = json!({"MotorVehicleListObject": {"MotorVehicleObject": objs.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>()}});
-                let r = self
-                    .client
-                    .post(format!("{}/VIID/MotorVehicles", self.base))
-                    .body(body.to_string())
-                    .send()
-                    .ok()?;
-                let status = r.status().as_u16();
-                let v: Value = r.json().ok()?;
+                let (status, v) = super::viid::post_blocking(
+                    &self.client,
+                    &self.base,
+                    "/VIID/MotorVehicles",
+                    &body.to_string(),
+                    &self.gateway,
+                )?;
                 Some((
                     status,
                     v["ResponseStatusListObject"]["ResponseStatusObject"]
@@ -215,15 +214,15 @@ impl Sim {
             .is_ok_and(|r| r.status().is_success())
     }
 
-    /// The field's registration: every GA/T device registers (again).
+    /// The field's registration: the gateway registers (again).
     pub(super) fn register(&self) {
-        for d in &self.devices {
-            let _ = self
-                .client
-                .post(format!("{}/VIID/System/Register", self.base))
-                .body(json!({"RegisterObject": {"DeviceID": d}}).to_string())
-                .send();
-        }
+        let _ = super::viid::post_blocking(
+            &self.client,
+            &self.base,
+            "/VIID/System/Register",
+            &json!({"RegisterObject": {"DeviceID": GATEWAY}}).to_string(),
+            &self.gateway,
+        );
     }
 }
 
@@ -272,9 +271,9 @@ fn http_crash_loop_keeps_every_acknowledged_event_once() {
     let data = small_city(dir.path(), 9, (cycles as u32 / 3).clamp(3, 30), "data");
     let store = dir.path().join("store");
     let (server, token) = prepare(dir.path(), &data, &store, "");
-    let (todo, devices) = batches(&data);
+    let todo = batches(&data);
     let sent_ids: BTreeSet<String> = todo.iter().flat_map(Batch::ids).collect();
-    let sim = Sim::new(&server, token, devices, Duration::from_millis(1500));
+    let sim = Sim::new(&server, token, Duration::from_millis(1500));
 
     let child = Arc::new(Mutex::new(Some(server.start())));
     let done = Arc::new(AtomicBool::new(false));
@@ -400,6 +399,15 @@ pub(super) fn prepare(dir: &Path, data: &Path, store: &Path, extra: &str) -> (Se
         format!("version = 1\n[server]\nanalysis_every_mins = 0\n[alerts]\nelderly_check_mins = 0\n[auth]\nrate_per_minute = 100000000\nrate_burst = 1000000\n{extra}"),
     )
     .unwrap();
+    ok(anju()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(store)
+        .args([
+            "viid", "add", GATEWAY, "--kind", "platform", "--region", "320902",
+        ])
+        .args(["--secret", GATEWAY_SECRET]));
     let token = ok(anju()
         .arg("--config")
         .arg(&config)
@@ -435,7 +443,7 @@ pub(super) fn assert_stored_once(store: &Path, acked: &BTreeSet<String>) {
         let s = graph::RocksStore::open_read_only(&cfg.store_config()).unwrap();
         let mut missing = Vec::new();
         for id in acked {
-            if s.event(id).unwrap().is_none() {
+            if s.events_with_id(id).unwrap().is_empty() {
                 missing.push(id.clone());
             }
         }

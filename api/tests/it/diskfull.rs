@@ -111,9 +111,9 @@ fn a_full_disk_refuses_intake_loses_nothing_and_resumes_by_itself() {
     // small memtables, so the store writes tables (and meets the full disk)
     // within the test's few MiB of events
     let (server, token) = prepare(dir.path(), &data, &store, "[store]\nmemtable_mb = 1\n");
-    let (todo, devices) = batches(&data);
+    let todo = batches(&data);
     let sent_ids: BTreeSet<String> = todo.iter().flat_map(Batch::ids).collect();
-    let sim = Sim::new(&server, token, devices, Duration::from_secs(10));
+    let sim = Sim::new(&server, token, Duration::from_secs(10));
     let mut child = Running(server.start());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !sim.up() {

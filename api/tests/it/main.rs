@@ -16,7 +16,9 @@ mod diskfull;
 mod relations;
 mod reliability;
 mod search;
+mod security;
 mod server;
+mod viid;
 
 fn anju() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));

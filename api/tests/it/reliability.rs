@@ -105,6 +105,8 @@ fn malformed_intake_gets_its_specific_status_never_a_5xx() {
             ("a string as a number", line(json!({"type":"probe","id":12345,"device":dev,"time":t,"mac":"AA:BB:CC:DD:EE:01"})), &admin, 422, Some("id")),
             ("a 20-digit id as a JSON number", format!("{{\"type\":\"probe\",\"id\":\"m-2\",\"device\":{dev},\"time\":\"{t}\",\"mac\":\"AA:BB:CC:DD:EE:01\"}}\n").into_bytes(), &admin, 422, Some("device")),
             ("a time far in the future", line(json!({"type":"probe","id":"m-3","device":dev,"time":"2099-01-01T00:00:00+08:00","mac":"AA:BB:CC:DD:EE:01"})), &admin, 422, Some("time")),
+            ("an id of 64 KiB", line(json!({"type":"probe","id":"x".repeat(1 << 16),"device":dev,"time":t,"mac":"AA:BB:CC:DD:EE:01"})), &admin, 422, Some("id")),
+            ("a face feature of zeros", line(json!({"type":"face_capture","id":"f-0","device":dev,"time":t,"feature":vec![0.0f32; 128]})), &admin, 422, Some("feature")),
             ("an unknown device for a regional token", line(json!({"type":"probe","id":"m-4","device":"99999999999999999999","time":t,"mac":"AA:BB:CC:DD:EE:01"})), &batch, 422, Some("device")),
             ("deep nesting", format!("{}{}\n", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(), &admin, 422, Some("-")),
             ("one good, one bad", [line(json!({"type":"probe","id":"m-5","device":dev,"time":t,"mac":"AA:BB:CC:DD:EE:01"})), b"{oops\n".to_vec()].concat(), &admin, 207, Some("-")),
@@ -128,8 +130,18 @@ fn malformed_intake_gets_its_specific_status_never_a_5xx() {
         let auth = format!("Authorization: Bearer {admin}\r\n");
         let answer = answer_to_head(&base, "/ingest", &auth, 2 << 20).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-        // GA/T 1400: not JSON, the wrong shape, numbers for strings
-        let viid = |path: &str, body: Vec<u8>| c.post(format!("{base}{path}")).body(body).send();
+        // GA/T 1400 (as the device, with its token): not JSON, the wrong
+        // shape, numbers for strings
+        let (device_token, _) = e
+            .auth
+            .issue("camera", Role::Device, vec![], Some(dev.clone()), Duration::from_secs(600))
+            .unwrap();
+        let viid = |path: &str, body: Vec<u8>| {
+            c.post(format!("{base}{path}"))
+                .header("Authorization", format!("Bearer {device_token}"))
+                .body(body)
+                .send()
+        };
         for (what, path, body, status) in [
             ("not JSON", "/VIID/Faces", b"{oops".to_vec(), 400u16),
             ("the wrong shape", "/VIID/MotorVehicles", b"[]".to_vec(), 400),
@@ -251,12 +263,28 @@ fn fuzz_http_bodies_never_get_a_5xx() {
         "application/VIID+JSON",
         "",
     ]);
+    // GA/T 1400 as a device (its token), the rest as an administrator
+    let (device, _) = e
+        .auth
+        .issue(
+            "camera",
+            Role::Device,
+            vec![],
+            Some("32090200001310000012".into()),
+            Duration::from_secs(600),
+        )
+        .unwrap();
     runner
         .run(&(path, body, ctype), |(path, body, ctype)| {
             let status = rt.block_on(async {
+                let token = if path.starts_with("/VIID") {
+                    &device
+                } else {
+                    &admin
+                };
                 let mut r = c
                     .post(format!("{base}{path}"))
-                    .header("Authorization", format!("Bearer {admin}"))
+                    .header("Authorization", format!("Bearer {token}"))
                     .body(body.clone());
                 if !ctype.is_empty() {
                     r = r.header("Content-Type", ctype);

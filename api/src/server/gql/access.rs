@@ -216,7 +216,13 @@ impl InvestigationOut {
         let mut w = csv_writer();
         let _ = w.write_record(["ref", "kind", "key", "label"]);
         for (n, l) in &self.1 {
-            let _ = w.write_record([n.to_string().as_str(), n.kind().as_str(), n.key(), l]);
+            let cells = [
+                n.to_string(),
+                n.kind().as_str().to_owned(),
+                n.key().to_owned(),
+                l.clone(),
+            ];
+            let _ = w.write_record(cells.iter().map(|c| csv_cell(c).into_owned()));
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
@@ -224,6 +230,17 @@ impl InvestigationOut {
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::Writer::from_writer(Vec::new())
+}
+
+/// A cell a spreadsheet will not run as a formula: one that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return (a visitor's name typed
+/// at a gate, say) gets a leading `'` (OWASP, CSV injection).
+pub(crate) fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
 }
 
 #[derive(Debug, Clone, SimpleObject)]
@@ -264,7 +281,7 @@ fn ts(secs: i64) -> Timestamp {
 /// Grants `p` may see: an admin all; a commander those it may decide and
 /// its own; anyone else their own.
 fn visible_grant(p: &Principal, g: &Grant) -> bool {
-    p.regions.is_none() || g.requester == p.name || (p.role == Role::Commander && covers(p, g))
+    p.regions.is_none() || g.holder == p.holder || (p.role == Role::Commander && covers(p, g))
 }
 
 /// Whether a commander's regions cover every target region of a grant.
@@ -365,7 +382,7 @@ impl AccessQuery {
             let f = graph::EdgeFilter::default();
             let nb = e.relations().neighbours(&n, &f, 2_000)?;
             let relations = relations_of(e, &p, &n, nb, limit)?;
-            let label = e.relations().node(&n)?.map(|l| l.label).unwrap_or_default();
+            let label = e.labels(std::slice::from_ref(&n))?.remove(0);
             Ok(SubjectInvestigation {
                 subject: Entity::new(&n, label),
                 sightings,
@@ -453,7 +470,7 @@ impl AccessQuery {
             let store = e.store();
             grants::investigations(store)?
                 .into_iter()
-                .filter(|i| i.owner == p.name || p.regions.is_none())
+                .filter(|i| i.holder == p.holder || p.regions.is_none())
                 .map(|i| investigation_out(e, &p, i))
                 .collect()
         })
@@ -470,7 +487,7 @@ impl AccessQuery {
             let store = e.store();
             let i = grants::investigations(store)?
                 .into_iter()
-                .find(|i| i.id == id && (i.owner == p.name || p.regions.is_none()))
+                .find(|i| i.id == id && (i.holder == p.holder || p.regions.is_none()))
                 .ok_or_else(|| ApiError::NotFound(format!("investigation {id}")))?;
             investigation_out(e, &p, i)
         })
@@ -577,12 +594,8 @@ fn investigation_out(e: &Engine, p: &Principal, i: Investigation) -> ApiResult<I
             subjects.push(n);
         }
     }
-    let labels = e.relations().nodes(&subjects)?;
-    let subjects = subjects
-        .into_iter()
-        .zip(labels)
-        .map(|(n, l)| (n, l.map(|l| l.label).unwrap_or_default()))
-        .collect();
+    let labels = e.labels(&subjects)?;
+    let subjects = subjects.into_iter().zip(labels).collect();
     Ok(InvestigationOut(i, subjects))
 }
 
@@ -702,7 +715,7 @@ fn collide(
     let total = ranked.len();
     ranked.truncate(first);
     let nodes: Vec<NodeRef> = ranked.iter().map(|(n, _)| n.clone()).collect();
-    let labels = e.relations().nodes(&nodes)?;
+    let labels = e.labels(&nodes)?;
     let matches = ranked
         .into_iter()
         .zip(labels)
@@ -710,7 +723,7 @@ fn collide(
             h.evidence
                 .sort_by(|a, b| a.condition.cmp(&b.condition).then(a.time.cmp(&b.time)));
             CollisionMatch {
-                entity: Entity::new(&n, l.map(|l| l.label).unwrap_or_default()),
+                entity: Entity::new(&n, l),
                 matched: h.conds.len(),
                 conditions: h.conds.into_iter().collect(),
                 sightings: h.sightings,
@@ -776,6 +789,7 @@ impl AccessMutation {
             let g = Grant {
                 id: grants::new_id('G', t),
                 requester: p.name.clone(),
+                holder: p.holder.clone(),
                 requester_role: p.role.as_str().to_owned(),
                 subject: subject.map(|n| n.to_string()),
                 regions,
@@ -877,11 +891,12 @@ impl AccessMutation {
             let mut inv = match &input.id {
                 Some(id) => grants::investigations(store)?
                     .into_iter()
-                    .find(|i| &i.id == id && i.owner == p.name)
+                    .find(|i| &i.id == id && i.holder == p.holder)
                     .ok_or_else(|| ApiError::NotFound(format!("investigation {id}")))?,
                 None => Investigation {
                     id: grants::new_id('I', t),
                     owner: p.name.clone(),
+                    holder: p.holder.clone(),
                     title: String::new(),
                     subjects: vec![],
                     queries: vec![],
@@ -911,7 +926,7 @@ impl AccessMutation {
             let store = e.store();
             match grants::investigations(store)?
                 .into_iter()
-                .find(|i| i.id == id && (i.owner == p.name || p.regions.is_none()))
+                .find(|i| i.id == id && (i.holder == p.holder || p.regions.is_none()))
             {
                 Some(_) => {
                     grants::delete_investigation(store, &id)?;
@@ -951,7 +966,7 @@ async fn decide(ctx: &Context<'_>, id: String, approve: bool, note: String) -> A
         if !covers(&p, &g) && p.regions.is_some() {
             return Err(ApiError::NotFound(format!("grant {id}")));
         }
-        if g.requester == p.name {
+        if g.holder == p.holder {
             return Err(ApiError::Conflict(
                 "a grant is decided by someone other than its requester".into(),
             ));

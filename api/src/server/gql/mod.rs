@@ -75,6 +75,9 @@ pub(crate) trait Ctx {
     fn max_page(&self) -> usize;
     /// `first` checked against the maximum page size (default 20).
     fn page_size(&self, first: Option<i32>) -> ApiResult<usize>;
+    /// Notes a record the request read, for its audit entry
+    /// ([`super::guard::Trail`]).
+    fn note(&self, record: &str);
 }
 
 impl Ctx for Context<'_> {
@@ -92,6 +95,12 @@ impl Ctx for Context<'_> {
 
     fn max_page(&self) -> usize {
         self.engine().config.server.max_page_size
+    }
+
+    fn note(&self, record: &str) {
+        if let Some(t) = self.data_opt::<Arc<super::guard::Trail>>() {
+            t.note(record);
+        }
     }
 
     fn page_size(&self, first: Option<i32>) -> ApiResult<usize> {
@@ -163,19 +172,7 @@ pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive>
     let n2 = n.clone();
     let found = quick(ctx, move |e| {
         let store = e.store();
-        let exists = match &n2 {
-            NodeRef::Person(p) => store.base(BaseKind::Person, p.as_str())?.is_some(),
-            NodeRef::House(h) => store.base(BaseKind::House, h.as_str())?.is_some(),
-            NodeRef::Community(c) => store.base(BaseKind::Community, c.as_str())?.is_some(),
-            NodeRef::Device(d) => store.base(BaseKind::Device, d.as_str())?.is_some(),
-            // a plate or stranger archive exists once it was seen
-            NodeRef::Vehicle(v) => {
-                store.base(BaseKind::Vehicle, v.as_str())?.is_some()
-                    || e.relations().node(&n2)?.is_some()
-                    || seen(store, &n2)?
-            }
-            NodeRef::Stranger(_) => e.relations().node(&n2)?.is_some() || seen(store, &n2)?,
-        };
+        let exists = crate::nodes::exists(store, e.relations(), &n2)?;
         // the scope check runs whether or not the thing exists, so the two
         // answers take the same path (and about the same time)
         let visible = principal.sees(e, store, &n2)?;
@@ -183,16 +180,11 @@ pub(crate) async fn archive(ctx: &Context<'_>, n: NodeRef) -> ApiResult<Archive>
     })
     .await?;
     if found {
+        ctx.note(&n.to_string());
         Ok(Archive::new(n))
     } else {
         Err(ApiError::NotFound(n.to_string()))
     }
-}
-
-fn seen(store: &graph::RocksStore, n: &NodeRef) -> graph::Result<bool> {
-    let page =
-        graph::timeline::timeline(store, n, Timestamp(i64::MIN), Timestamp(i64::MAX), 1, true)?;
-    Ok(!page.items.is_empty())
 }
 
 // ----- inputs ------------------------------------------------------------------
@@ -502,21 +494,31 @@ impl BaseQuery {
         Ok(archive(ctx, node(&r#ref)?).await?)
     }
 
-    /// An event by id.
-    async fn event(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<EventOut> {
+    /// An event by id (ids are unique per source: `device` picks the
+    /// source where two devices used one id; without it, the first the
+    /// caller may see).
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        device: Option<String>,
+    ) -> async_graphql::Result<EventOut> {
         let principal = ctx.principal().clone();
         let found = blocking(ctx, move |e| {
             let store = e.store();
-            let Some(ev) = store.event(&id)? else {
-                return Err(ApiError::NotFound(format!("event {id}")));
-            };
-            let region = e.device_place(store, &ev.device)?.map(|(_, r)| r);
-            if !principal.sees_region(region.as_deref()) {
-                return Err(ApiError::NotFound(format!("event {id}")));
+            for ev in store.events_with_id(&id)? {
+                if device.as_deref().is_some_and(|d| d != ev.device.as_str()) {
+                    continue;
+                }
+                let region = e.device_place(store, &ev.device)?.map(|(_, r)| r);
+                if principal.sees_region(region.as_deref()) {
+                    return Ok(ev);
+                }
             }
-            Ok(ev)
+            Err(ApiError::NotFound(format!("event {id}")))
         })
         .await?;
+        ctx.note(found.id.as_str());
         Ok(EventOut(found))
     }
 
@@ -544,6 +546,15 @@ impl BaseQuery {
             None => 0,
         };
         let principal = ctx.principal().clone();
+        // a role that sees numbers masked may not find them by their digits
+        // (a masked number and a few searches would give them back)
+        if !principal.see_identifiers && !search::number_terms(&query).is_empty() {
+            return Err(ApiError::Forbidden(format!(
+                "the {} role may not search by identity, phone or card numbers",
+                principal.role.as_str()
+            ))
+            .into());
+        }
         let (res, labels) = blocking(ctx, move |e| {
             // the caller's regions narrow the filter (the choke point), with
             // the regions of its "any subject" grants
@@ -589,12 +600,8 @@ impl BaseQuery {
                 .iter()
                 .filter_map(|h| NodeRef::parse(&h.key).ok())
                 .collect();
-            let labels = e.relations().nodes(&nodes)?;
-            let labelled: Vec<(NodeRef, String)> = nodes
-                .into_iter()
-                .zip(labels)
-                .map(|(n, l)| (n, l.map(|l| l.label).unwrap_or_default()))
-                .collect();
+            let labels = e.labels(&nodes)?;
+            let labelled: Vec<(NodeRef, String)> = nodes.into_iter().zip(labels).collect();
             Ok((res, labelled))
         })
         .await?;
@@ -766,8 +773,9 @@ impl BaseQuery {
                         .iter()
                         .any(|s| principal.sees_beside(e, store, s, &n.node).unwrap_or(false));
                 if visible {
+                    let label = e.label_or(&n.node, n.label)?;
                     nodes.push(GraphNode {
-                        entity: Entity::new(&n.node, n.label),
+                        entity: Entity::new(&n.node, label),
                         hop,
                     });
                 } else {
@@ -796,7 +804,7 @@ impl BaseQuery {
                 nodes,
                 edges,
                 truncated: g.truncated,
-                hidden: if placeholders { hidden.len() } else { 0 },
+                hidden: hidden.len(),
             })
         })
         .await?)
@@ -839,7 +847,7 @@ impl BaseQuery {
                         hidden.push(n.clone());
                     }
                 }
-                let labels = e.relations().nodes(&p.nodes)?;
+                let labels = e.labels(&p.nodes)?;
                 let tag = |n: &NodeRef| {
                     hidden
                         .iter()
@@ -853,7 +861,7 @@ impl BaseQuery {
                         .zip(labels)
                         .map(|(n, l)| match tag(n) {
                             Some(t) => Entity::hidden(&t),
-                            None => Entity::new(n, l.map(|l| l.label).unwrap_or_default()),
+                            None => Entity::new(n, l),
                         })
                         .collect(),
                     edges: p
@@ -887,12 +895,12 @@ impl BaseQuery {
             let cs = e.relations().common_associates(&ns, &f, limit)?;
             let store = e.store();
             let nodes: Vec<NodeRef> = cs.iter().map(|c| c.node.clone()).collect();
-            let labels = e.relations().nodes(&nodes)?;
+            let labels = e.labels(&nodes)?;
             let mut out = Vec::new();
             for (c, l) in cs.into_iter().zip(labels) {
                 if principal.sees(e, store, &c.node)? {
                     out.push(Associate {
-                        entity: Entity::new(&c.node, l.map(|l| l.label).unwrap_or_default()),
+                        entity: Entity::new(&c.node, l),
                         score: c.score,
                         links: c.links.iter().map(|x| edge_out(&e.clock, x)).collect(),
                     });
@@ -992,6 +1000,9 @@ impl BaseQuery {
         .await?;
         let mut conn =
             Connection::with_additional_fields(false, more, TotalCount { total_count: total });
+        for a in &page {
+            note_alert(ctx, a);
+        }
         conn.edges
             .extend(page.into_iter().map(|a| Edge::new(a.id.clone(), Alert(a))));
         Ok(conn)
@@ -999,11 +1010,13 @@ impl BaseQuery {
 
     async fn alert(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Alert> {
         let principal = ctx.principal().clone();
-        Ok(blocking(ctx, move |e| match alerts::get(e.store(), &id)? {
-            Some(a) if principal.sees_region(a.region.as_deref()) => Ok(Alert(a)),
+        let a = blocking(ctx, move |e| match alerts::get(e.store(), &id)? {
+            Some(a) if principal.sees_region(a.region.as_deref()) => Ok(a),
             _ => Err(ApiError::NotFound(format!("alert {id}"))),
         })
-        .await?)
+        .await?;
+        note_alert(ctx, &a);
+        Ok(Alert(a))
     }
 
     async fn watch_lists(&self, ctx: &Context<'_>) -> Vec<WatchList> {
@@ -1032,6 +1045,14 @@ impl BaseQuery {
 }
 
 type Json = async_graphql::Json<serde_json::Value>;
+
+/// Notes an alert read, and whom it is about, for the audit entry.
+pub(crate) fn note_alert(ctx: &Context<'_>, a: &alerts::Alert) {
+    ctx.note(&a.id);
+    if let Some(s) = &a.subject {
+        ctx.note(s);
+    }
+}
 
 fn feature_arg(s: &str, dim: usize) -> ApiResult<Vec<f32>> {
     feature(s, dim)
@@ -1602,19 +1623,10 @@ impl Subscription {
         region: Option<String>,
         #[graphql(default)] kinds: Vec<String>,
     ) -> async_graphql::Result<impl Stream<Item = Alert> + use<>> {
-        use async_graphql::ErrorExtensions as _;
         use futures_util::StreamExt as _;
-        // the guard has checked the role (`server::guard`)
+        // the guard has checked the role, taken the quota and masks the
+        // stream (`server::guard`)
         let principal = ctx.principal().clone();
-        // a WebSocket is authenticated once; each subscription it starts
-        // draws on the token's quota like an HTTP request
-        if let Err(wait) = ctx.engine().take_quota(&principal) {
-            return Err(async_graphql::Error::new(format!(
-                "too many requests for this token; slow down (retry in {} s)",
-                wait.as_secs().max(1)
-            ))
-            .extend_with(|_, e| e.set("code", "RATE_LIMITED")));
-        }
         // the subscription is a personal read: recorded before it starts
         let entry = super::audit::NewEntry {
             who: principal.name.clone(),
@@ -1631,25 +1643,13 @@ impl Subscription {
             tracing::error!(error = %err, "audit log write failed; subscription refused");
             ApiError::Unavailable("the request could not be recorded; try again".into())
         })?;
-        let auth_engine = Arc::clone(ctx.engine());
         let rx = ctx.engine().alerts_tx.subscribe();
         Ok(
             tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |a| {
                 let keep = a
                     .ok()
-                    .filter(|a| alert_matches(a, &principal, region.as_deref(), &kinds));
-                let keep = keep.map(|mut a| {
-                    if !principal.see_identifiers {
-                        let m = |s: &str| super::guard::mask_text(&auth_engine.auth, s);
-                        a.subject = a.subject.as_deref().map(m);
-                        a.title = m(&a.title);
-                        a.evidence = a.evidence.iter().map(|x| m(x)).collect();
-                        a.history
-                            .iter_mut()
-                            .for_each(|h| h.note = h.note.as_deref().map(m));
-                    }
-                    Alert(a)
-                });
+                    .filter(|a| alert_matches(a, &principal, region.as_deref(), &kinds))
+                    .map(Alert);
                 std::future::ready(keep)
             }),
         )

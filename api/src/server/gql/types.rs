@@ -39,18 +39,38 @@ pub async fn load_base(
 // ----- entities and relations ----------------------------------------------------
 
 /// A node of the graph as a reference: its `kind:key` and display label.
-#[derive(Debug, Clone, SimpleObject)]
-#[graphql(complex)]
+/// Reading any of it notes the node in the request's audit entry.
+#[derive(Debug, Clone)]
 pub struct Entity {
-    /// `kind:key`, e.g. `person:320902…`, `vehicle:苏J12345`.
     pub r#ref: String,
     pub kind: String,
     pub key: String,
     pub label: String,
 }
 
-#[ComplexObject]
+#[Object]
 impl Entity {
+    /// `kind:key`, e.g. `person:320902…`, `vehicle:苏J12345`.
+    async fn r#ref(&self, ctx: &Context<'_>) -> &str {
+        self.read(ctx);
+        &self.r#ref
+    }
+
+    async fn kind(&self, ctx: &Context<'_>) -> &str {
+        self.read(ctx);
+        &self.kind
+    }
+
+    async fn key(&self, ctx: &Context<'_>) -> &str {
+        self.read(ctx);
+        &self.key
+    }
+
+    async fn label(&self, ctx: &Context<'_>) -> &str {
+        self.read(ctx);
+        &self.label
+    }
+
     /// The entity's full archive (none when out of the caller's scope).
     async fn archive(&self, ctx: &Context<'_>) -> Option<Archive> {
         let n = NodeRef::parse(&self.r#ref).ok()?;
@@ -59,6 +79,13 @@ impl Entity {
 }
 
 impl Entity {
+    /// Notes the node as read (a placeholder names nothing).
+    fn read(&self, ctx: &Context<'_>) {
+        if self.kind != "hidden" {
+            ctx.note(&self.r#ref);
+        }
+    }
+
     /// The placeholder of an out-of-scope node (`auth.hidden_nodes =
     /// "placeholder"`): it says something is there, never what.
     pub fn hidden(tag: &str) -> Self {
@@ -148,7 +175,8 @@ pub async fn evidence(
         for ev in graph::project::evidence(store, &key, limit)? {
             let mut visible = true;
             for id in &ev.events {
-                if let Some(x) = store.event(id.as_str())? {
+                // every source that used the id (usually one)
+                for x in store.events_with_id(id.as_str())? {
                     visible &= principal.sees_at(e, store, &x.device, &ends)?;
                 }
             }
@@ -204,11 +232,19 @@ pub fn relations_of(
 ) -> ApiResult<RelationList> {
     let store = e.store();
     let nodes: Vec<NodeRef> = n.items.iter().map(|i| i.node.clone()).collect();
-    let labels = e.relations().nodes(&nodes)?;
+    let labels = e.labels(&nodes)?;
     let placeholders = e.config.auth.placeholders();
     let mut items = Vec::new();
     let mut hidden = 0;
+    // a symmetric relation registered both ways (a spouse of b, b of a) is
+    // one relation to the reader
+    let mut twins = 0;
+    let mut seen = std::collections::HashSet::new();
     for (i, label) in n.items.into_iter().zip(labels) {
+        if !seen.insert((i.edge.key.kind, i.node.clone(), i.edge.key.ctx.clone())) {
+            twins += 1;
+            continue;
+        }
         if !principal.sees_beside(e, store, subject, &i.node)? {
             hidden += 1;
             if placeholders {
@@ -233,7 +269,7 @@ pub fn relations_of(
             kind: i.edge.key.kind.as_str().to_owned(),
             context: i.edge.key.ctx.clone(),
             direction: if i.outgoing { "out" } else { "in" }.into(),
-            node: Entity::new(&i.node, label.map(|l| l.label).unwrap_or_default()),
+            node: Entity::new(&i.node, label),
             first_seen: i.edge.first_seen.map(|t| fmt_time(&e.clock, t)),
             last_seen: i.edge.last_seen.map(|t| fmt_time(&e.clock, t)),
             strength: i.edge.strength,
@@ -247,9 +283,9 @@ pub fn relations_of(
     // out-of-scope relations are not counted (when left out): the totals
     // are those of a graph without them
     let total = if placeholders {
-        n.total
+        n.total - twins
     } else {
-        n.total - hidden
+        n.total - hidden - twins
     };
     items.truncate(limit);
     Ok(RelationList {
@@ -487,7 +523,7 @@ pub struct TrajectorySummary {
 }
 
 pub fn trajectory_out(clock: &model::Clock, t: graph::timeline::Trajectory) -> Trajectory {
-    let geojson = Json(t.geojson());
+    let geojson = Json(t.geojson(clock));
     Trajectory {
         points: t
             .points
@@ -642,7 +678,7 @@ impl Archive {
     async fn label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let n = self.node.clone();
         Ok(quick(ctx, move |e| {
-            Ok(e.relations().node(&n)?.map(|n| n.label).unwrap_or_default())
+            Ok(e.labels(std::slice::from_ref(&n))?.remove(0))
         })
         .await?)
     }
@@ -661,7 +697,7 @@ impl Archive {
             id: p.id.as_str().to_owned(),
             name: p.name,
             gender: p.gender.map(|g| g.as_str().to_owned()),
-            birth_date: p.birth_date.map(|d| d.to_string()),
+            birth_date: p.birth_date.map(|d| who.mask_birth_date(d)),
             id_number: p.id_number.map(|n| who.mask_id_number(n.as_str())),
             phone: p.phone.map(|n| who.mask_phone(&n)),
             ethnicity: p.ethnicity,
@@ -1012,6 +1048,7 @@ impl Archive {
         };
         let mut conn = Connection::new(cursor_present(&after), more);
         conn.edges.extend(items.into_iter().map(|s| {
+            ctx.note(s.event.as_str());
             let c = format!("{}|{}|{}", s.time.0, s.event.as_str(), s.slot);
             Edge::new(c, Sighting::new(&clock, s))
         }));
@@ -1148,7 +1185,7 @@ impl Archive {
                 if !principal.sees(e, store, &n)? {
                     continue;
                 }
-                let label = e.relations().node(&n)?.map(|x| x.label).unwrap_or_default();
+                let label = e.labels(std::slice::from_ref(&n))?.remove(0);
                 out.push(NightEntrant {
                     registered: residents.contains(&n),
                     entity: Entity::new(&n, label),
@@ -1182,8 +1219,13 @@ impl Archive {
                     let mut kept = Vec::new();
                     let all = t.evidence.len();
                     for ev in std::mem::take(&mut t.evidence) {
-                        let visible = if let Some(x) = store.event(&ev)? {
-                            principal.sees_at(e, store, &x.device, &[&node])?
+                        let events = store.events_with_id(&ev)?;
+                        let visible = if !events.is_empty() {
+                            let mut all = true;
+                            for x in &events {
+                                all &= principal.sees_at(e, store, &x.device, &[&node])?;
+                            }
+                            all
                         } else if let Ok(n) = NodeRef::parse(&ev) {
                             principal.sees_beside(e, store, &node, &n)?
                         } else {
@@ -1369,13 +1411,13 @@ pub fn face_hits(
         .iter()
         .filter_map(|h| NodeRef::parse(&h.entity).ok())
         .collect();
-    let labels = e.relations().nodes(&nodes)?;
+    let labels = e.labels(&nodes)?;
     let mut out = Vec::new();
     for ((n, l), h) in nodes.iter().zip(labels).zip(&hits) {
         if principal.sees(e, store, n)? {
             out.push(FaceHit {
                 score: h.score,
-                entity: Entity::new(n, l.map(|l| l.label).unwrap_or_default()),
+                entity: Entity::new(n, l),
             });
         }
     }
@@ -1440,6 +1482,15 @@ impl Alert {
     }
     async fn watch_list(&self) -> Option<&str> {
         self.0.watch_list.as_deref()
+    }
+    /// Findings of this situation while the alert was open (1: raised
+    /// once; a key person going out alone day after day is one alert).
+    async fn occurrences(&self) -> u32 {
+        self.0.occurrences
+    }
+    /// When the latest occurrence happened (none: only the first).
+    async fn last_time(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.last.map(|t| fmt_time(&ctx.engine().clock, t))
     }
     async fn history(&self, ctx: &Context<'_>) -> Vec<AlertStep> {
         let clock = ctx.engine().clock;
@@ -1550,8 +1601,11 @@ impl EventOut {
             };
             let mut out = Vec::new();
             for slot in 0..slots {
-                if let Some(n) = graph::attributed(store, ev.id.as_str(), slot as u8)? {
-                    out.push(Entity::new(&n, String::new()));
+                if let Some(n) =
+                    graph::attributed(store, ev.id.as_str(), ev.device.as_str(), slot as u8)?
+                {
+                    let label = e.labels(std::slice::from_ref(&n))?.remove(0);
+                    out.push(Entity::new(&n, label));
                 }
             }
             Ok(out)
