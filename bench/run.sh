@@ -36,8 +36,9 @@ raw="$results/results.jsonl"
 # BENCH_APPEND=1 adds to the figures of an earlier run (say, faces alone)
 [ "${BENCH_APPEND:-0}" = 1 ] || : >"$raw"
 
-cargo build --release -p api --features peers --bin anju
+cargo build --release -p cli -p bench --features cli/neo4j,bench/neo4j,bench/peers
 anju="$CARGO_TARGET_DIR/release/anju"
+bench="$CARGO_TARGET_DIR/release/anju-bench"
 
 bash bench/peers.sh start
 trap 'bash bench/peers.sh stop' EXIT
@@ -76,13 +77,13 @@ for size in $sizes; do
     # BENCH_REUSE=1: the ingest figures and the store of an earlier run are
     # kept (the peers are loaded again: FalkorDB keeps nothing on disk)
     if [ "${BENCH_REUSE:-0}" != 1 ]; then
-        "$anju" --config "$cfg" bench-peers ingest --data "$data" --pg "$BENCH_PG" \
+        "$bench" --config "$cfg" peers ingest --data "$data" --pg "$BENCH_PG" \
             --scratch "$work/scratch" --size "$size" --out "$raw" --repeats "$size_repeats"
         # the store the reads run on: ingested with every projection
         rm -rf "$store"
         "$anju" --config "$cfg" --store "$store" ingest --progress none "$data" | tail -n 1
     fi
-    "$anju" --config "$cfg" --store "$store" bench-peers load --pg "$BENCH_PG" --falkor "$BENCH_FALKOR" \
+    "$bench" --config "$cfg" --store "$store" peers load --pg "$BENCH_PG" --falkor "$BENCH_FALKOR" \
         --size "$size" --out "$raw" --repeats 1
 
     neo="$work/$size-neo4j.toml"
@@ -97,7 +98,7 @@ for size in $sizes; do
     neo_arg=(--neo4j-config "$neo")
     [ "$size" = large ] && [ "${BENCH_LARGE_NEO4J:-0}" != 1 ] && neo_arg=()
 
-    "$anju" --config "$cfg" --store "$store" bench-peers query --pg "$BENCH_PG" --falkor "$BENCH_FALKOR" \
+    "$bench" --config "$cfg" --store "$store" peers query --pg "$BENCH_PG" --falkor "$BENCH_FALKOR" \
         "${neo_arg[@]}" --size "$size" --out "$raw" --repeats "$size_repeats" \
         --samples "$samples" --workers "$workers"
 
@@ -120,7 +121,7 @@ for size in $sizes; do
             curl -sf "http://127.0.0.1:$port/health" -H "Authorization: Bearer $token" >/dev/null 2>&1 && break
             sleep 0.5
         done
-        "$anju" --config "$serve" --store "$store" bench-peers http --url "http://127.0.0.1:$port/graphql" \
+        "$bench" --config "$serve" --store "$store" peers http --url "http://127.0.0.1:$port/graphql" \
             --token "$token" --audit-sync-ms "$audit_ms" --size "$size" --out "$raw" --repeats "$size_repeats" \
             --samples "$samples" --workers "$workers" || true
         kill "$server" 2>/dev/null || true
@@ -137,7 +138,7 @@ if [ "${BENCH_FACES:-1}" = 1 ]; then
         for q in ${BENCH_FACES_QUANT:-i8 f16}; do
             echo "== faces: $n vectors of dim $dim, $q graph"
             rm -rf "$work/faces-$dim"
-            "$anju" bench-faces --n "$n" --dim "$dim" --quantisation "$q" --dir "$work/faces-$dim" \
+            "$bench" faces --n "$n" --dim "$dim" --quantisation "$q" --dir "$work/faces-$dim" \
                 --out "$raw" --repeats "$repeats"
             if [ "$peers" = 1 ]; then
                 "$BENCH_PYTHON" scripts/bench_faiss.py "$work/faces-$dim" "$dim" --out "$raw" --repeats "$repeats"

@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-cargo build --release -p api --bin anju
+cargo build --release -p cli --bin anju
 anju="$CARGO_TARGET_DIR/release/anju"
 work="${BENCH_DIR:-$HOME/.cache/anju/bench-analysis}"
 mkdir -p "$work"

@@ -16,8 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-cargo build --release -p api --bin anju
+cargo build --release -p cli -p bench --features cli/neo4j,bench/neo4j
 anju="$CARGO_TARGET_DIR/release/anju"
+bench="$CARGO_TARGET_DIR/release/anju-bench"
 work="${BENCH_DIR:-$HOME/.cache/anju/bench-graph}"
 samples="${BENCH_SAMPLES:-300}"
 mkdir -p "$work"
@@ -66,7 +67,7 @@ run() {
         "$anju" --store "$work/$name-plain" project | sed 's/^/  /'
     fi
     echo "-- RocksDB backend"
-    "$anju" --store "$work/$name-graph" bench-graph --samples "$samples"
+    "$bench" --store "$work/$name-graph" graph --samples "$samples"
     if [ "$neo4j" = 1 ]; then
         if [ "$neo4j_load" = rebuild ]; then
             echo "-- Neo4j backend (ArcadeDB): loaded by a rebuild (projection writing to Neo4j)"
@@ -75,7 +76,7 @@ run() {
             echo "-- Neo4j backend (ArcadeDB): loaded by copying the embedded graph"
             "$anju" --store "$work/$name-graph" graph copy --to "$work/neo4j.toml" | sed 's/^/  /'
         fi
-        "$anju" --config "$work/neo4j.toml" --store "$work/$name-graph" bench-graph --samples "$((samples / 3))"
+        "$bench" --config "$work/neo4j.toml" --store "$work/$name-graph" graph --samples "$((samples / 3))"
     fi
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Search benchmark (not part of the tests). Prints figures, asserts nothing.
-#   * faces: `anju bench-faces` (usearch HNSW over quantised vectors with exact re-ranking, as Anju uses it) and
+#   * faces: `anju-bench faces` (usearch HNSW over quantised vectors with exact re-ranking, as Anju uses it) and
 #     faiss-cpu IndexHNSWFlat (PyPI, installed into a venv here) on the same
 #     clustered vectors, queries and exact top-10, for each dimension:
 #     build vectors/s, size, peak RSS, and recall@10 against QPS over ef;
-#   * text: `anju bench-text`: indexing docs/s and p50/p99 of name, pinyin,
+#   * text: `anju-bench text`: indexing docs/s and p50/p99 of name, pinyin,
 #     partial plate and id-suffix queries.
 #
 #   scripts/bench-search.sh                         # BENCH_FACES_N=1000000, dims 128 and 512, text 1M docs
@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-cargo build --release -p api --bin anju
-anju="$CARGO_TARGET_DIR/release/anju"
+cargo build --release -p bench --bin anju-bench
+bench="$CARGO_TARGET_DIR/release/anju-bench"
 work="${BENCH_DIR:-$HOME/.cache/anju/bench-search}"
 mkdir -p "$work"
 only="${BENCH_ONLY:-all}"
@@ -30,7 +30,7 @@ if [ "$only" != text ]; then
     for dim in ${BENCH_FACES_DIMS:-128 512}; do
         echo "== faces: $n vectors, dim $dim"
         rm -rf "$work/faces-$dim"
-        "$anju" bench-faces --n "$n" --dim "$dim" --dir "$work/faces-$dim"
+        "$bench" faces --n "$n" --dim "$dim" --dir "$work/faces-$dim"
         "$venv/bin/python" scripts/bench_faiss.py "$work/faces-$dim" "$dim"
         rm -rf "$work/faces-$dim"
     done
@@ -38,6 +38,6 @@ fi
 if [ "$only" != faces ]; then
     echo "== text: ${BENCH_TEXT_N:-1000000} documents"
     rm -rf "$work/text"
-    "$anju" bench-text --n "${BENCH_TEXT_N:-1000000}" --dir "$work/text"
+    "$bench" text --n "${BENCH_TEXT_N:-1000000}" --dir "$work/text"
     rm -rf "$work/text"
 fi

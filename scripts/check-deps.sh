@@ -17,10 +17,18 @@ forbid() {
     done
 }
 
-forbid model ingest graph search analysis api fixtures rocksdb tantivy neo4rs
-forbid ingest graph search analysis api fixtures rocksdb tantivy neo4rs
-forbid graph ingest search analysis api fixtures tantivy
-forbid search ingest graph analysis api fixtures rocksdb neo4rs
-forbid fixtures ingest graph search analysis api rocksdb tantivy
-forbid analysis ingest api fixtures
+top="server cli bench"
+forbid model ingest graph search analysis fixtures $top rocksdb tantivy neo4rs
+forbid ingest graph search analysis fixtures $top rocksdb tantivy neo4rs
+forbid graph ingest search analysis fixtures $top tantivy
+forbid search ingest graph analysis fixtures $top rocksdb neo4rs
+forbid fixtures ingest graph search analysis $top rocksdb tantivy
+forbid analysis ingest fixtures $top
+# the server is a library under the binaries: never the CLI or the
+# benchmarks, nor the benchmarks' peers' clients
+forbid server cli bench postgres redis
+forbid cli bench postgres redis
+# no circle of imports between a crate's modules but the pairs named in
+# ARCHITECTURE.md (a module and the helpers it owns are one room)
+python3 scripts/module-cycles.py
 echo "dependency direction ok"

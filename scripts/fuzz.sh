@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the JSON Lines parser,
 # the CSV base files, the GA/T 1400 mapper and the GraphQL request path
-# (fuzz/fuzz_targets; the harnesses are ingest::fuzzing and api::fuzzing).
+# (fuzz/fuzz_targets; the harnesses are ingest::fuzzing and server::fuzzing).
 # A panic, a contract broken (a refusal that names no field, an error
 # without a code or an internal one), more than 2 GiB of memory or more
 # than 10 s on one input stops the run and fails; the input is kept in

@@ -19,7 +19,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     [ "$(id -u)" -ne 0 ] && sudo=sudo
     $sudo apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -p api --bin anju
+cargo build --release -p cli --bin anju
 anju="$CARGO_TARGET_DIR/release/anju"
 work="${BENCH_DIR:-$HOME/.cache/anju/bench-api}"
 secs="${LOAD_SECS:-60}"
