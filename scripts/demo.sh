@@ -52,8 +52,10 @@ listen="${ANJU_LISTEN:-127.0.0.1:8080}"
 # every request needs a bearer token: one for the demo's user, an admin
 # (all regions, identifiers unmasked) valid for a day
 token=$("$anju" --config "$data/demo/deployment.toml" --store "$data/store" token create --role admin --name demo --ttl 24h --quiet)
-echo "== the playground sends this token (an admin's, valid 24 h) with every request; elsewhere send"
+echo "== an admin's token (valid 24 h): in the playground put it in the Headers pane as"
+echo "   {\"Authorization\": \"Bearer $token\"}"
+echo "   (the page never carries a token: anything it loads could read it); elsewhere send"
 echo "   Authorization: Bearer $token"
 echo "   (\"anju token create --role officer --region CODE\" makes a regional one: put {\"Authorization\": \"Bearer …\"} in the playground's Headers pane to act as it; see README, Access control)"
 echo "== the API: playground at http://$listen/ (opens with example queries), GraphQL at http://$listen/graphql; Ctrl-C stops"
-exec "$anju" --config "$data/demo/deployment.toml" --store "$data/store" serve --listen "$listen" --playground-token "$token"
+exec "$anju" --config "$data/demo/deployment.toml" --store "$data/store" serve --listen "$listen"

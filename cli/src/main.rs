@@ -137,10 +137,6 @@ enum Command {
         /// Address to listen on (overrides `server.listen`).
         #[arg(long)]
         listen: Option<String>,
-        /// A token the playground page sends with every request (the demo;
-        /// refused unless listening on loopback: the page holds the token).
-        #[arg(long)]
-        playground_token: Option<String>,
     },
     /// Prints the GraphQL schema (SDL).
     Schema,
@@ -210,11 +206,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::EvaluateFaces { truth } => {
             crate::commands::search::evaluate_faces(&config, &truth)
         }
-        Command::Serve {
-            listen,
-            playground_token,
-        } => {
-            server::serve(config, listen, playground_token)?;
+        Command::Serve { listen } => {
+            server::serve(config, listen)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(a) => crate::commands::analysis::analyze(&config, a),

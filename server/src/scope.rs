@@ -345,20 +345,25 @@ pub fn regions_of(
         NodeRef::Community(c) => vec![c.clone()],
         // a registered person where registered; a person known only from
         // what was seen of them (a visitor, by the phone or identity
-        // number given at a gate) where they were seen
+        // number given at a gate) where they were seen;
+        // where seen; and anyone where they registered as a visitor (the
+        // visit is a record of that community: its officer sees who came)
         NodeRef::Person(p) => {
-            let registered = graph::communities_of(store, p, model::Timestamp(i64::MAX))?;
-            if registered.is_empty() && store.base(BaseKind::Person, p.as_str())?.is_none() {
-                let mut cs = visited(engine, store, node)?;
-                for c in seen_at(engine, store, node)? {
-                    if !cs.contains(&c) {
-                        cs.push(c);
-                    }
-                }
-                cs
+            let mut cs = graph::communities_of(store, p, model::Timestamp(i64::MAX))?;
+            let unregistered = cs.is_empty() && store.base(BaseKind::Person, p.as_str())?.is_none();
+            let also = if unregistered {
+                let mut v = visited(engine, store, node)?;
+                v.extend(seen_at(engine, store, node)?);
+                v
             } else {
-                registered
+                visited(engine, store, node)?
+            };
+            for c in also {
+                if !cs.contains(&c) {
+                    cs.push(c);
+                }
             }
+            cs
         }
         NodeRef::House(h) => match store.base(BaseKind::House, h.as_str())? {
             Some(BaseRecord::House(h)) => vec![h.community],

@@ -11,21 +11,12 @@ use crate::config::Config;
 use crate::{Engine, engine, http};
 
 /// Serves until Ctrl-C or SIGTERM, then stops the projector and flushes.
-pub fn serve(
-    config: Config,
-    listen: Option<String>,
-    playground_token: Option<String>,
-) -> Result<()> {
+pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
     let addr: SocketAddr = listen
         .as_deref()
         .unwrap_or(&config.server.listen)
         .parse()
         .context("--listen must be address:port")?;
-    if playground_token.is_some() && !addr.ip().is_loopback() {
-        anyhow::bail!(
-            "--playground-token puts the token in the page: only on a loopback address (127.0.0.1)"
-        );
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -83,13 +74,7 @@ pub fn serve(
         crate::say!(
             "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
         );
-        serve_on(
-            Arc::clone(&engine),
-            listener,
-            playground_token.as_deref(),
-            shutdown_signal(),
-        )
-        .await?;
+        serve_on(Arc::clone(&engine), listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     engine.shutdown();
@@ -102,13 +87,12 @@ pub fn serve(
 pub async fn serve_on(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
-    playground_token: Option<&str>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let s = &engine.config.server;
     http::conn::serve(
         listener,
-        http::router_with(Arc::clone(&engine), playground_token),
+        http::router(Arc::clone(&engine)),
         std::time::Duration::from_secs(s.header_timeout_secs.max(1)),
         s.max_unauthenticated,
         shutdown,

@@ -665,7 +665,7 @@ pub(crate) async fn serve(e: Arc<Engine>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        server::serve_on(e, listener, None, std::future::pending())
+        server::serve_on(e, listener, std::future::pending())
             .await
             .unwrap();
     });

@@ -13,6 +13,7 @@ mod analysis;
 mod api;
 mod corruption;
 mod crashloop;
+mod defects;
 mod diskfull;
 mod relations;
 mod reliability;

@@ -240,12 +240,18 @@ pub fn relations_of(
     let placeholders = e.config.auth.placeholders();
     let mut items = Vec::new();
     let mut hidden = 0;
-    // a symmetric relation registered both ways (a spouse of b, b of a) is
-    // one relation to the reader
+    // a relation registered both ways (a spouse of b, b of a; kin as parent
+    // one way and child the other) is one relation to the reader: kin is
+    // one relation between two persons whatever each register calls it
     let mut twins = 0;
     let mut seen = std::collections::HashSet::new();
     for (i, label) in n.items.into_iter().zip(labels) {
-        if !seen.insert((i.edge.key.kind, i.node.clone(), i.edge.key.ctx.clone())) {
+        let ctx = if i.edge.key.kind == RelKind::Kin {
+            String::new()
+        } else {
+            i.edge.key.ctx.clone()
+        };
+        if !seen.insert((i.edge.key.kind, i.node.clone(), ctx)) {
             twins += 1;
             continue;
         }

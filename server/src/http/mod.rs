@@ -56,16 +56,9 @@ struct App {
 
 /// The server's routes over an engine.
 pub fn router(engine: Arc<Engine>) -> Router {
-    router_with(engine, None)
-}
-
-/// The routes, with a token the playground page sends on every request
-/// (`anju serve --playground-token`, loopback only: anyone who loads the
-/// page holds it).
-pub fn router_with(engine: Arc<Engine>, playground_token: Option<&str>) -> Router {
     let schema = gql::schema(Arc::clone(&engine));
     let cfg = &engine.config.server;
-    let playground = Arc::new(ops::playground_page(playground_token));
+    let playground = Arc::new(ops::playground_page());
     let limit = cfg.body_limit_mb << 20;
     let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let app = App {

@@ -17,21 +17,15 @@ use crate::engine::Engine;
 /// every one against the schema.
 pub const EXAMPLES: &str = include_str!("examples.graphql");
 
-/// The playground page, opened on [`EXAMPLES`]. It carries no token: the
-/// caller puts theirs in the Headers pane (or, with `anju serve
-/// --playground-token` on a loopback address, the page sends one).
-pub(super) fn playground_page(token: Option<&str>) -> String {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut page = GraphiQLSource::build()
+/// The playground page, opened on [`EXAMPLES`]. It never carries a token
+/// (anything the page loads could read it): the caller puts theirs in the
+/// Headers pane.
+pub(super) fn playground_page() -> String {
+    let html = GraphiQLSource::build()
         .endpoint("/graphql")
         .subscription_endpoint("/graphql/ws")
-        .title("Anju (安居) GraphQL");
-    if let Some(b) = &bearer {
-        page = page
-            .header("Authorization", b)
-            .ws_connection_param("Authorization", b);
-    }
-    let html = page.finish();
+        .title("Anju (安居) GraphQL")
+        .finish();
     let default = serde_json::to_string(EXAMPLES).unwrap_or_default();
     html.replacen(
         "React.createElement(GraphiQL, {",
