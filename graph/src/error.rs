@@ -30,6 +30,10 @@ pub enum Error {
     Corrupt { key: String, why: String },
     #[error("storage error: {0}")]
     Storage(String),
+    /// The disk (or the store's space limit) is full: the write can succeed
+    /// once space is freed.
+    #[error("storage error: no space: {0}")]
+    NoSpace(String),
     /// A caller's request cannot be answered as asked (a user error).
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -38,9 +42,21 @@ pub enum Error {
     GraphDb(String),
 }
 
+/// RocksDB's errors, classified once here: its Rust binding gives a kind
+/// (`IOError`) but not the status's subcode, so a full disk is told by the
+/// status text at this one boundary and is a variant of its own from here
+/// on.
 impl From<rocksdb::Error> for Error {
     fn from(e: rocksdb::Error) -> Self {
-        Error::Storage(e.into_string())
+        let m = e.into_string();
+        let no_space = m.contains("No space left on device")
+            || m.contains("NoSpace")
+            || m.contains("Max allowed space was reached");
+        if no_space {
+            Error::NoSpace(m)
+        } else {
+            Error::Storage(m)
+        }
     }
 }
 
@@ -48,14 +64,7 @@ impl Error {
     /// The disk (or the store's space limit) is full: the write can succeed
     /// once space is freed.
     pub fn is_no_space(&self) -> bool {
-        match self {
-            Error::Storage(m) => {
-                m.contains("No space left on device")
-                    || m.contains("NoSpace")
-                    || m.contains("Max allowed space was reached")
-            }
-            _ => false,
-        }
+        matches!(self, Error::NoSpace(_))
     }
 }
 

@@ -113,16 +113,7 @@ impl StoreConfig {
     }
 }
 
-/// What the store did with one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteOutcome {
-    /// Stored: a new event, or a new or changed base record.
-    Accepted,
-    /// Already held with the same content; nothing written.
-    Duplicate,
-    /// An event id already held with other content; the first is kept.
-    Conflict,
-}
+pub use model::WriteOutcome;
 
 /// Outcomes of one batch, in record order.
 pub type BatchOutcome = Vec<WriteOutcome>;

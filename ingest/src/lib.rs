@@ -20,7 +20,8 @@ mod wire;
 
 pub use csv_base::{csv_type_for_file, parse_csv};
 pub use error::{Error, FieldProblem, Result};
-pub use pipeline::{Outcome, Progress, RecordSink, SinkError, Summary, TypeCounts};
+pub use model::WriteOutcome;
+pub use pipeline::{Progress, RecordSink, SinkError, Summary, TypeCounts};
 pub use wire::{ParseConfig, parse_line, parse_object};
 
 /// A time as the contract reads one: a local date (midnight), a local date

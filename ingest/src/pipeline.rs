@@ -10,33 +10,29 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use model::Record;
+use model::{Record, WriteOutcome};
 
 use crate::csv_base::{csv_type_for_file, parse_csv};
 use crate::wire::{ParseConfig, parse_line};
 use crate::{Error, FieldProblem, Result};
 
-/// What the sink did with one record of a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// New (or, for base data, an update of) what the store holds.
-    Accepted,
-    /// An event whose id the store already holds with the same content.
-    Duplicate,
-    /// An event whose id the store already holds with other content; the
-    /// first one is kept.
-    Conflict,
-}
-
 /// The store could not take a batch; nothing of the batch was acknowledged.
+/// It is the store's own error (shown as it is; a caller may downcast it,
+/// e.g. to tell a full disk).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(pub String);
+#[error(transparent)]
+pub struct SinkError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl SinkError {
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(e.into())
+    }
+}
 
 /// Where validated records go. `write` returns once the batch is durable,
 /// with one outcome per record.
 pub trait RecordSink {
-    fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<Outcome>, SinkError>;
+    fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<WriteOutcome>, SinkError>;
 }
 
 /// Observes a run: rejected records as they are found, and the running summary
@@ -188,9 +184,9 @@ pub fn run(
             for (r, o) in parsed.records.iter().zip(outcomes) {
                 let c = summary.by_type.entry(r.type_name().to_owned()).or_default();
                 match o {
-                    Outcome::Accepted => c.accepted += 1,
-                    Outcome::Duplicate => c.duplicates += 1,
-                    Outcome::Conflict => c.conflicts += 1,
+                    WriteOutcome::Accepted => c.accepted += 1,
+                    WriteOutcome::Duplicate => c.duplicates += 1,
+                    WriteOutcome::Conflict => c.conflicts += 1,
                 }
             }
             for ty in parsed.rejected {
@@ -354,12 +350,12 @@ mod tests {
     struct Failing(usize);
 
     impl RecordSink for Failing {
-        fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<Outcome>, SinkError> {
+        fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<WriteOutcome>, SinkError> {
             self.0 += 1;
             if self.0 == 2 {
-                return Err(SinkError("disk on fire".into()));
+                return Err(SinkError::new("disk on fire"));
             }
-            Ok(vec![Outcome::Accepted; batch.len()])
+            Ok(vec![WriteOutcome::Accepted; batch.len()])
         }
     }
 

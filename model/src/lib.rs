@@ -12,6 +12,7 @@ mod feature;
 mod identity;
 mod ids;
 mod node;
+mod outcome;
 mod region;
 mod time;
 pub mod truth;
@@ -23,6 +24,7 @@ pub use feature::Feature;
 pub use identity::{IdNumber, mask_phone};
 pub use ids::*;
 pub use node::{ArchiveId, NodeKind, NodeRef, RelKind};
+pub use outcome::WriteOutcome;
 pub use region::{Region, RegionCode, RegionLevel, RegionTree};
 pub use time::{Clock, NightWindow, Timestamp};
 

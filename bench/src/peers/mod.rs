@@ -392,7 +392,7 @@ impl<S: ingest::RecordSink> ingest::RecordSink for Timed<S> {
     fn write(
         &mut self,
         batch: &[model::Record],
-    ) -> std::result::Result<Vec<ingest::Outcome>, ingest::SinkError> {
+    ) -> std::result::Result<Vec<model::WriteOutcome>, ingest::SinkError> {
         let t0 = Instant::now();
         let r = self.inner.write(batch)?;
         let s = t0.elapsed().as_secs_f64();

@@ -7,7 +7,8 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use ingest::{Outcome, RecordSink, SinkError};
+use ingest::{RecordSink, SinkError};
+use model::WriteOutcome;
 use model::{BaseRecord, Event, EventBody, Record};
 use postgres::{Client, NoTls};
 
@@ -227,7 +228,7 @@ impl PgSink {
         }
     }
 
-    fn write_batch(&mut self, batch: &[Record]) -> Result<Vec<Outcome>, postgres::Error> {
+    fn write_batch(&mut self, batch: &[Record]) -> Result<Vec<WriteOutcome>, postgres::Error> {
         let mut tx = self.client.transaction()?;
         let rows: Vec<EventRow> = batch
             .iter()
@@ -278,19 +279,19 @@ impl PgSink {
         Ok(batch
             .iter()
             .map(|r| match r {
-                Record::Event(e) if !inserted.contains(e.id.as_str()) => Outcome::Duplicate,
-                _ => Outcome::Accepted,
+                Record::Event(e) if !inserted.contains(e.id.as_str()) => WriteOutcome::Duplicate,
+                _ => WriteOutcome::Accepted,
             })
             .collect())
     }
 }
 
 impl RecordSink for PgSink {
-    fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<Outcome>, SinkError> {
+    fn write(&mut self, batch: &[Record]) -> std::result::Result<Vec<WriteOutcome>, SinkError> {
         self.write_batch(batch)
             // the server's reason (a full disk, a constraint) is the
             // error's source: `db error` alone says nothing
-            .map_err(|e| SinkError(format!("postgresql: {:#}", anyhow::Error::from(e))))
+            .map_err(|e| SinkError::new(format!("postgresql: {:#}", anyhow::Error::from(e))))
     }
 }
 

@@ -10,11 +10,12 @@ pub mod texts;
 
 use std::collections::HashMap;
 
-use graph::{RocksStore, WriteOutcome};
+use graph::RocksStore;
 
 use crate::graphs::Projector;
-use ingest::{Outcome, RecordSink, SinkError};
+use ingest::{RecordSink, SinkError};
 use model::Record;
+use model::WriteOutcome;
 
 /// Named failure points of the write path, for crash tests: the process
 /// aborts (no destructors, no flush) the N-th time a point is reached.
@@ -72,12 +73,9 @@ pub struct StoreSink<'a> {
 }
 
 impl RecordSink for StoreSink<'_> {
-    fn write(&mut self, batch: &[Record]) -> Result<Vec<Outcome>, SinkError> {
+    fn write(&mut self, batch: &[Record]) -> Result<Vec<WriteOutcome>, SinkError> {
         self.failpoints.hit("before_write");
-        let outcomes = self
-            .store
-            .write(batch)
-            .map_err(|e| SinkError(e.to_string()))?;
+        let outcomes = self.store.write(batch).map_err(SinkError::new)?;
         self.failpoints.hit("after_write");
         if let Some(p) = self.projector.as_deref_mut() {
             let done = p
@@ -90,13 +88,6 @@ impl RecordSink for StoreSink<'_> {
                 self.projector = None;
             }
         }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| match o {
-                WriteOutcome::Accepted => Outcome::Accepted,
-                WriteOutcome::Duplicate => Outcome::Duplicate,
-                WriteOutcome::Conflict => Outcome::Conflict,
-            })
-            .collect())
+        Ok(outcomes)
     }
 }
