@@ -7,7 +7,10 @@
 # than 10 s on one input stops the run and fails; the input is kept in
 # fuzz/artifacts/<target>/.
 #   scripts/fuzz.sh                 # the long run: 10 minutes per target
-#   scripts/fuzz.sh 15              # 15 s per target (the tests run this)
+#   scripts/fuzz.sh 15 jsonl csv viid   # 15 s per parser target (the tests run this: the
+#                                       # graphql target builds the whole server in release,
+#                                       # RocksDB's C++ included; its request path is
+#                                       # property-fuzzed by the tests, cli/tests/it/reliability.rs)
 #   scripts/fuzz.sh 300 jsonl viid  # some targets
 # Needs the nightly toolchain and cargo-fuzz (installed here when missing).
 # What the fuzzer found interesting is kept in ~/.cache/anju/fuzz-corpus.
@@ -37,7 +40,9 @@ for t in "${targets[@]}"; do
     log="$HOME/.cache/anju/fuzz-$t.log"
     echo "== fuzz $t: ${secs}s (log: $log)"
     set +e
-    cargo +nightly fuzz run "${flags[@]}" "$t" "$corpus/$t" "fuzz/seeds/$t" -- \
+    features=()
+    [ "$t" = graphql ] && features=(--features graphql)
+    cargo +nightly fuzz run "${flags[@]}" "${features[@]}" "$t" "$corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1
     status=$?

@@ -25,5 +25,5 @@ if [ -z "${ANJU_SKIP_NEO4J:-}" ]; then
     export ANJU_NEO4J_URI ANJU_NEO4J_USER ANJU_NEO4J_PASSWORD
 fi
 cargo nextest run --workspace --all-features --no-fail-fast
-echo "== fuzz (coverage-guided, ${ANJU_FUZZ_SECS:-15} s per target)"
-bash scripts/fuzz.sh "${ANJU_FUZZ_SECS:-15}"
+echo "== fuzz (coverage-guided, ${ANJU_FUZZ_SECS:-15} s per parser target; scripts/fuzz.sh runs all four)"
+bash scripts/fuzz.sh "${ANJU_FUZZ_SECS:-15}" jsonl csv viid
