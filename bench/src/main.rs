@@ -49,27 +49,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ANJU_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    server::term::run_main(|| run(cli))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(s) = cli.store {
-        config.store.path = s;
-    }
+    let config = Config::load_with_store(cli.config.as_deref(), cli.store)?;
     match cli.command {
         Command::Graph(a) => relations::bench_graph(&config, a),
         Command::Faces(a) => indexes::bench_faces(a),

@@ -470,6 +470,19 @@ impl Config {
         Ok(cfg)
     }
 
+    /// [`Config::load`], then `store` (the command line's `--store`) in
+    /// place of `store.path`.
+    pub fn load_with_store(
+        path: Option<&Path>,
+        store: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let mut cfg = Self::load(path)?;
+        if let Some(s) = store {
+            cfg.store.path = s;
+        }
+        Ok(cfg)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.version != CONFIG_VERSION {
             return Err(ConfigError::Invalid(format!(
