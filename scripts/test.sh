@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+echo "== console (web/ → web/dist, embedded by the build below)"
+bash scripts/web.sh
+export ANJU_EXPECT_CONSOLE=1
 echo "== fmt"
 cargo fmt --all --check
 echo "== dependency direction"
@@ -25,5 +28,8 @@ if [ -z "${ANJU_SKIP_NEO4J:-}" ]; then
     export ANJU_NEO4J_URI ANJU_NEO4J_USER ANJU_NEO4J_PASSWORD
 fi
 cargo nextest run --workspace --all-features --no-fail-fast
+# (the run above built the `anju` binary the browser tests serve with)
+echo "== console in a browser (Playwright, Debian's chromium, the small city)"
+bash scripts/browser-tests.sh
 echo "== fuzz (coverage-guided, ${ANJU_FUZZ_SECS:-15} s per parser target; scripts/fuzz.sh runs all four)"
 bash scripts/fuzz.sh "${ANJU_FUZZ_SECS:-15}" jsonl csv viid

@@ -164,14 +164,32 @@ impl RegionTree {
             .map(|(_, r)| r)
     }
 
+    /// A region's parent: the registered one, or the one its code implies.
+    fn parent_of(r: &Region) -> Option<RegionCode> {
+        r.parent.clone().or_else(|| r.code.parent())
+    }
+
+    /// The known regions directly below `code`.
+    pub fn children<'a>(&'a self, code: &'a RegionCode) -> impl Iterator<Item = &'a Region> + 'a {
+        self.descendants(code)
+            .filter(move |r| Self::parent_of(r).as_ref() == Some(code))
+    }
+
+    /// The known regions whose parent is not known (the provinces, in a
+    /// complete register).
+    pub fn roots(&self) -> impl Iterator<Item = &Region> + '_ {
+        self.regions
+            .values()
+            .filter(|r| Self::parent_of(r).is_none_or(|p| !self.regions.contains_key(&p)))
+    }
+
     /// The chain from the region up to its root, as far as it is known.
     pub fn ancestors(&self, code: &RegionCode) -> Vec<&Region> {
         let mut out = Vec::new();
         let mut cur = self.regions.get(code);
         while let Some(r) = cur {
             out.push(r);
-            let parent = r.parent.clone().or_else(|| r.code.parent());
-            cur = parent.and_then(|p| self.regions.get(&p));
+            cur = Self::parent_of(r).and_then(|p| self.regions.get(&p));
             if out.len() > 8 {
                 break; // a malformed parent cycle
             }
@@ -217,6 +235,35 @@ mod tests {
         assert_eq!(station.parent(), Some(district.clone()));
         assert_eq!(district.parent(), Some(city.clone()));
         assert_eq!(city.parent(), Some(province.clone()));
+    }
+
+    #[test]
+    fn the_tree_knows_children_and_roots() {
+        let mut t = RegionTree::default();
+        for (code, name) in [
+            ("320000", "江苏省"),
+            ("320900", "盐城市"),
+            ("320902", "亭湖区"),
+            ("320903", "盐都区"),
+            ("320902001", "一所"),
+            ("320902001003", "社区"),
+        ] {
+            let code = c(code);
+            t.insert(Region {
+                level: code.level(),
+                code,
+                name: name.into(),
+                parent: None,
+            });
+        }
+        let names = |it: Vec<&Region>| it.iter().map(|r| r.code.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            names(t.children(&c("320900")).collect()),
+            ["320902", "320903"]
+        );
+        assert_eq!(names(t.children(&c("320902")).collect()), ["320902001"]);
+        assert_eq!(names(t.roots().collect()), ["320000"]);
+        assert_eq!(names(t.ancestors(&c("320902001003"))).len(), 5);
     }
 
     #[test]

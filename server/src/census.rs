@@ -56,6 +56,19 @@ impl Engine {
         Ok(place)
     }
 
+    /// The registered regions (names, levels, parents), read afresh: a few
+    /// hundred records even for a province.
+    pub fn region_tree(&self) -> graph::Result<model::RegionTree> {
+        let mut tree = model::RegionTree::default();
+        self.store().for_each_base(BaseKind::Region, |r| {
+            if let BaseRecord::Region(r) = r {
+                tree.insert(r);
+            }
+            Ok(())
+        })?;
+        Ok(tree)
+    }
+
     pub fn community_region(
         &self,
         store: &RocksStore,

@@ -55,8 +55,15 @@ pub struct ServerSection {
     pub request_timeout_secs: u64,
     /// GraphQL introspection (the playground needs it).
     pub introspection: bool,
-    /// The GraphiQL playground at `/`.
+    /// The GraphiQL playground at `/playground` (in the console).
     pub playground: bool,
+    /// The web console at `/` (embedded in the binary).
+    pub console: bool,
+    /// A raster tile URL of the deployment's own GIS for the console's map
+    /// (`http://gis.example/{z}/{x}/{y}.png`); none by default: the map
+    /// draws communities and devices from the data alone, and the console
+    /// requests nothing from any other origin.
+    pub tile_url: Option<String>,
     /// Most nested selection depth and complexity of one GraphQL query.
     pub max_depth: usize,
     pub max_complexity: usize,
@@ -91,6 +98,8 @@ impl Default for ServerSection {
             request_timeout_secs: 30,
             introspection: true,
             playground: true,
+            console: true,
+            tile_url: None,
             max_depth: 16,
             max_complexity: 20_000,
             analysis_every_mins: 60,
@@ -496,6 +505,13 @@ impl Config {
                 "deployment.face_dim must be 1..=4096".into(),
             ));
         }
+        if let Some(url) = &self.server.tile_url {
+            tile_origin(url).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "server.tile_url {url:?} must be an http(s) URL with {{z}}, {{x}} and {{y}}, without quotes or spaces"
+                ))
+            })?;
+        }
         if !matches!(self.graph.backend.as_str(), "rocksdb" | "neo4j") {
             return Err(ConfigError::Invalid(format!(
                 "graph.backend {:?} is not rocksdb or neo4j",
@@ -654,6 +670,21 @@ impl Config {
             not_after: Some(model::Timestamp(now.0 + self.ingest.max_future_secs * 1000)),
         })
     }
+}
+
+/// The origin (`scheme://host[:port]`) of a tile URL template, when it is
+/// one the console can use: http(s), with `{z}`, `{x}` and `{y}`, and
+/// nothing that could break out of an HTML attribute or a CSP header.
+pub fn tile_origin(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let ok = ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p))
+        && !url.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | ';' | ',')
+        });
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    ok.then(|| &url[..url.len() - rest.len() + host.len()])
 }
 
 #[cfg(test)]

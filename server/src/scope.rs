@@ -108,6 +108,7 @@ pub const FIELDS: &[(&str, &str, Access)] = &[
     ("Query", "investigate", Access::Personal),
     ("Query", "collision", Access::Personal),
     ("Query", "dashboard", Access::Aggregate),
+    ("Query", "places", Access::Aggregate),
     ("Query", "alerts", Access::Alerts),
     ("Query", "alert", Access::Alerts),
     ("Query", "watchLists", Access::WatchRead),
@@ -236,6 +237,15 @@ impl Principal {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(rs), Some(r)) => rs.iter().any(|s| region_within(r, s)),
+        }
+    }
+
+    /// Whether `region` encloses one of the principal's own regions (an
+    /// enclosing region's name is no secret to it; its contents are).
+    pub fn encloses(&self, region: &str) -> bool {
+        match &self.regions {
+            None => true,
+            Some(rs) => rs.iter().any(|own| region_within(own, region)),
         }
     }
 

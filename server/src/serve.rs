@@ -72,7 +72,7 @@ pub fn serve(config: Config, listen: Option<String>) -> Result<()> {
             Ok(())
         });
         crate::say!(
-            "serving on http://{local}/  (GraphQL at /graphql, playground at /, health at /health)"
+            "serving on http://{local}/  (console at /, GraphQL at /graphql, playground at /playground, health at /health)"
         );
         serve_on(Arc::clone(&engine), listener, shutdown_signal()).await?;
         anyhow::Ok(())

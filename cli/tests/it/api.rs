@@ -437,13 +437,26 @@ fn search_trajectory_relations_and_dashboard() {
             &schema,
             &format!(
                 r#"{{ commonAssociates(nodes: ["{person}", "{other}"]) {{ entity {{ ref }} score links {{ kind }} }}
-                   evidence(kind: "{}", from: "{person}", to: "{other}", context: "{}") {{ events records }} }}"#,
+                   evidence(kind: "{}", from: "{person}", to: "{other}", context: "{}") {{ events records
+                     details {{ event time type device deviceLabel community communityLabel }} }} }}"#,
                 nb["items"][0]["kind"].as_str().unwrap(),
                 nb["items"][0]["context"].as_str().unwrap()
             ),
         )
         .await;
         assert!(!v["evidence"].as_array().unwrap().is_empty(), "{v:#}");
+        // each event of the evidence, placed: its device and community named
+        for item in v["evidence"].as_array().unwrap() {
+            let events = item["events"].as_array().unwrap();
+            let details = item["details"].as_array().unwrap();
+            assert_eq!(details.len(), events.len(), "{item:#}");
+            for (ev, d) in events.iter().zip(details) {
+                assert_eq!(&d["event"], ev);
+                assert!(!d["deviceLabel"].as_str().unwrap().is_empty(), "{d:#}");
+                assert!(d["community"].is_string() && d["communityLabel"].is_string(), "{d:#}");
+                assert!(d["time"].as_str().unwrap().starts_with("2026-"), "{d:#}");
+            }
+        }
         for a in v["commonAssociates"].as_array().unwrap() {
             assert!(a["links"].as_array().unwrap().len() >= 2);
         }
@@ -475,6 +488,57 @@ fn search_trajectory_relations_and_dashboard() {
         )
         .await;
         assert!(v["dashboard"]["communities"].as_u64().unwrap() < d["communities"].as_u64().unwrap());
+
+        // drill-down: from all regions to the top region, then each level
+        // below; the sub-regions of a level add up to it
+        let dash = |region: Option<&str>| {
+            let arg = region.map(|r| format!(r#"region: "{r}", "#)).unwrap_or_default();
+            format!(
+                r#"{{ dashboard({arg}from: "2026-10-01", to: "2026-10-08") {{ region regionName path {{ region name }}
+                    communities persons houses events devices devicesByKind {{ key count }} alertsPerDay {{ day type count }}
+                    alertsByStatus {{ key count }}
+                    subRegions {{ region name level communities persons houses events alerts }} }} }}"#
+            )
+        };
+        let mut level = data(&schema, &dash(None)).await["dashboard"].clone();
+        let mut depth = 0;
+        while let Some(first) = level["subRegions"].as_array().unwrap().first().cloned() {
+            let subs = level["subRegions"].as_array().unwrap();
+            for key in ["communities", "persons", "houses", "events"] {
+                let sum: u64 = subs.iter().map(|s| s[key].as_u64().unwrap()).sum();
+                assert_eq!(sum, level[key].as_u64().unwrap(), "{key} at {}: {subs:#?}", level["region"]);
+            }
+            assert!(!first["name"].as_str().unwrap().is_empty(), "{first:#}");
+            let code = first["region"].as_str().unwrap().to_owned();
+            level = data(&schema, &dash(Some(&code))).await["dashboard"].clone();
+            assert_eq!(level["regionName"], first["name"]);
+            assert_eq!(level["path"].as_array().unwrap().last().unwrap()["region"], code.as_str());
+            assert_eq!(level["path"].as_array().unwrap().len(), depth + 1, "{:#}", level["path"]);
+            assert_eq!(level["persons"], first["persons"]);
+            depth += 1;
+        }
+        assert_eq!(depth, 5, "province, city, district, station, community");
+        // a community region (社区) may hold several estates (小区)
+        assert!(level["communities"].as_u64().unwrap() >= 1);
+        let kinds: u64 = level["devicesByKind"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+        assert_eq!(kinds, level["devices"].as_u64().unwrap());
+        let top = data(&schema, &dash(None)).await["dashboard"].clone();
+        let per_day: u64 = top["alertsPerDay"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+        let by_status: u64 = top["alertsByStatus"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+        assert_eq!(per_day, by_status);
+
+        // the map's base layers: every community with a position, every device
+        let v = data(
+            &schema,
+            r#"{ places { communities { id name lon lat boundary } devices { id kind community lon lat } } }"#,
+        )
+        .await;
+        let communities = v["places"]["communities"].as_array().unwrap();
+        assert_eq!(communities.len() as u64, d["communities"].as_u64().unwrap());
+        assert!(communities.iter().all(|c| c["lon"].is_f64() && c["lat"].is_f64()), "{communities:#?}");
+        let devices = v["places"]["devices"].as_array().unwrap();
+        assert_eq!(devices.len() as u64, d["devices"].as_u64().unwrap());
+        assert!(devices.iter().all(|x| x["lon"].is_f64()));
     });
 }
 
@@ -713,10 +777,29 @@ fn over_http_playground_schema_intake_and_subscription() {
         headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
         let c = reqwest::Client::builder().default_headers(headers).build().unwrap();
 
-        let page = c.get(format!("{base}/")).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
-        assert!(html.contains("graphiql") && html.contains("query Archive"));
+        // the console: its page at `/` and at every path it routes, under a
+        // policy that lets it reach this origin only; a missing asset is 404
+        let script = regex::Regex::new(r#"src="(/assets/[^"]+\.js)""#).unwrap();
+        for path in ["/", "/search", "/archive/person%3A1", "/playground"] {
+            let page = c.get(format!("{base}{path}")).send().await.unwrap();
+            if !server::http::console::built() {
+                assert!(std::env::var_os("ANJU_EXPECT_CONSOLE").is_none(), "the console is not embedded");
+                assert_eq!(page.status(), 503, "{path}");
+                continue;
+            }
+            assert_eq!(page.status(), 200, "{path}");
+            let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            assert!(csp.contains("default-src 'self'") && !csp.contains("http"), "{csp}");
+            let html = page.text().await.unwrap();
+            assert!(html.contains("<div id=\"root\">"), "{html}");
+            let asset = &script.captures(&html).expect("a script")[1];
+            let js = c.get(format!("{base}{asset}")).send().await.unwrap();
+            assert_eq!(js.status(), 200);
+            assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+            assert!(js.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        }
+        let missing = c.get(format!("{base}/assets/none-such.js")).send().await.unwrap();
+        assert_eq!(missing.status(), 404);
         let sdl = c.get(format!("{base}/schema.graphql")).send().await.unwrap().text().await.unwrap();
         assert_eq!(sdl.trim(), gql::sdl().trim());
         let health: Value = c.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();

@@ -16,9 +16,40 @@ pub struct CommunityCount {
     pub events: u64,
 }
 
+/// A region on the way down from the caller's own regions to a dashboard's.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RegionStep {
+    pub region: String,
+    pub name: String,
+}
+
+/// One region directly below a dashboard's (its drill-down), with its counts
+/// over the dashboard's window.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct SubRegion {
+    pub region: String,
+    pub name: String,
+    /// `province`, `city`, `district`, `station` or `community`.
+    pub level: String,
+    pub communities: u64,
+    pub persons: u64,
+    pub houses: u64,
+    pub events: u64,
+    pub alerts: u64,
+}
+
 #[derive(Debug, Clone, SimpleObject)]
 pub struct Dashboard {
     pub region: String,
+    /// The region's registered name (empty for all regions in scope, or an
+    /// unknown region).
+    pub region_name: String,
+    /// The regions from the caller's own down to this one, this one last
+    /// (for a breadcrumb); empty for all regions in scope.
+    pub path: Vec<RegionStep>,
+    /// The regions one level below (for all regions in scope: the caller's
+    /// own regions, or the top ones), each with its counts.
+    pub sub_regions: Vec<SubRegion>,
     pub from: String,
     pub to: String,
     pub communities: u64,
@@ -29,8 +60,11 @@ pub struct Dashboard {
     pub houses_by_use: Vec<Count>,
     pub vehicles: u64,
     pub devices: u64,
+    pub devices_by_kind: Vec<Count>,
     pub events: u64,
     pub events_per_day: Vec<DayCount>,
+    /// Alerts raised per day, `type` being their status now.
+    pub alerts_per_day: Vec<DayCount>,
     pub alerts_by_kind: Vec<Count>,
     pub alerts_by_status: Vec<Count>,
     /// Handled alerts disposed of as false alarms (0 when none is handled).
@@ -61,6 +95,9 @@ fn dashboard(
         census.iter().filter(|(_, c)| in_scope(&c.region)).collect();
     let mut d = Dashboard {
         region: region.clone().unwrap_or_default(),
+        region_name: String::new(),
+        path: vec![],
+        sub_regions: vec![],
         from: fmt_time(&e.clock, from),
         to: fmt_time(&e.clock, to),
         communities: picked.len() as u64,
@@ -71,14 +108,21 @@ fn dashboard(
         houses_by_use: vec![],
         vehicles: 0,
         devices: 0,
+        devices_by_kind: vec![],
         events: 0,
         events_per_day: vec![],
+        alerts_per_day: vec![],
         alerts_by_kind: vec![],
         alerts_by_status: vec![],
         false_alarm_rate: 0.0,
         top_communities: vec![],
     };
-    let (mut hh, mut cat, mut uses) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let (mut hh, mut cat, mut uses, mut kinds) = (
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+    );
     for c in picked.values() {
         d.persons += c.persons;
         d.houses += c.houses;
@@ -93,7 +137,11 @@ fn dashboard(
         for (k, v) in &c.houses_by_use {
             *uses.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &c.devices_by_kind {
+            *kinds.entry(k.clone()).or_default() += v;
+        }
     }
+    d.devices_by_kind = counts(&kinds);
     d.persons_by_household = counts(&hh);
     d.persons_by_category = counts(&cat);
     d.houses_by_use = counts(&uses);
@@ -138,7 +186,7 @@ fn dashboard(
             count: n,
         })
         .collect();
-    let mut tops: Vec<(&CommunityId, u64)> = per_community.into_iter().collect();
+    let mut tops: Vec<(&CommunityId, u64)> = per_community.iter().map(|(c, n)| (*c, *n)).collect();
     tops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     d.top_communities = tops
         .into_iter()
@@ -153,6 +201,8 @@ fn dashboard(
     // alerts in the window
     let (mut by_kind, mut by_status) = (BTreeMap::new(), BTreeMap::new());
     let (mut handled, mut false_alarms) = (0u64, 0u64);
+    let mut alerts_per_day: BTreeMap<(chrono::NaiveDate, String), u64> = BTreeMap::new();
+    let mut alerts_per_region: BTreeMap<String, u64> = BTreeMap::new();
     book::scan(store, None, |a| {
         if a.time < from {
             return false;
@@ -164,7 +214,13 @@ fn dashboard(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            *by_status.entry(st).or_default() += 1;
+            *by_status.entry(st.clone()).or_default() += 1;
+            *alerts_per_day
+                .entry((e.clock.local_date(a.time), st))
+                .or_default() += 1;
+            if let Some(r) = &a.region {
+                *alerts_per_region.entry(r.clone()).or_default() += 1;
+            }
             if a.status == AlertStatus::Handled {
                 handled += 1;
                 if a.disposition == Some(Disposition::FalseAlarm) {
@@ -174,6 +230,14 @@ fn dashboard(
         }
         true
     })?;
+    d.alerts_per_day = alerts_per_day
+        .into_iter()
+        .map(|((day, st), n)| DayCount {
+            day: day.to_string(),
+            r#type: st,
+            count: n,
+        })
+        .collect();
     d.alerts_by_kind = counts(&by_kind);
     d.alerts_by_status = counts(&by_status);
     d.false_alarm_rate = if handled == 0 {
@@ -181,6 +245,95 @@ fn dashboard(
     } else {
         false_alarms as f64 / handled as f64
     };
+
+    // where the region sits, and what lies below it
+    let tree = e.region_tree()?;
+    let nameable = |r: &str| principal.sees_region(Some(r)) || principal.encloses(r);
+    if let Some(code) = region
+        .as_deref()
+        .and_then(|r| model::RegionCode::new(r).ok())
+    {
+        if nameable(code.as_str()) {
+            d.region_name = tree.get(&code).map(|r| r.name.clone()).unwrap_or_default();
+        }
+        let mut path: Vec<RegionStep> = tree
+            .ancestors(&code)
+            .into_iter()
+            .filter(|r| principal.sees_region(Some(r.code.as_str())))
+            .map(|r| RegionStep {
+                region: r.code.as_str().to_owned(),
+                name: r.name.clone(),
+            })
+            .collect();
+        path.reverse();
+        d.path = path;
+    }
+    let below: Vec<(String, String, String)> = match (&region, &principal.regions) {
+        (Some(r), _) => {
+            let code =
+                model::RegionCode::new(r).map_err(|err| ApiError::BadInput(err.to_string()))?;
+            tree.children(&code)
+                .filter(|c| nameable(c.code.as_str()))
+                .map(|c| {
+                    (
+                        c.code.as_str().to_owned(),
+                        c.name.clone(),
+                        c.level.as_str().to_owned(),
+                    )
+                })
+                .collect()
+        }
+        (None, Some(own)) => own
+            .iter()
+            .map(|r| {
+                let known = model::RegionCode::new(r)
+                    .ok()
+                    .and_then(|c| tree.get(&c).cloned());
+                let level = model::RegionCode::new(r).map(|c| c.level().as_str().to_owned());
+                (
+                    r.clone(),
+                    known.map(|k| k.name).unwrap_or_default(),
+                    level.unwrap_or_default(),
+                )
+            })
+            .collect(),
+        (None, None) => tree
+            .roots()
+            .map(|c| {
+                (
+                    c.code.as_str().to_owned(),
+                    c.name.clone(),
+                    c.level.as_str().to_owned(),
+                )
+            })
+            .collect(),
+    };
+    for (code, name, level) in below {
+        let mut s = SubRegion {
+            region: code,
+            name,
+            level,
+            communities: 0,
+            persons: 0,
+            houses: 0,
+            events: 0,
+            alerts: 0,
+        };
+        for (id, c) in &picked {
+            if crate::engine::region_within(&c.region, &s.region) {
+                s.communities += 1;
+                s.persons += c.persons;
+                s.houses += c.houses;
+                s.events += per_community.get(id).copied().unwrap_or(0);
+            }
+        }
+        s.alerts = alerts_per_region
+            .iter()
+            .filter(|(r, _)| crate::engine::region_within(r, &s.region))
+            .map(|(_, n)| n)
+            .sum();
+        d.sub_regions.push(s);
+    }
     Ok(d)
 }
 

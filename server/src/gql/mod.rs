@@ -1,5 +1,5 @@
 //! The GraphQL schema, one module per domain — [`archives`], [`search`],
-//! [`trajectory`], [`relations`], [`dashboard`], [`alerts`] (with the
+//! [`trajectory`], [`relations`], [`dashboard`], [`places`], [`alerts`] (with the
 //! subscription), [`watch_lists`], [`jobs`], [`access`] (grants,
 //! investigations, audit, tokens) — each holding its query and mutation
 //! object and its own output types, merged here at the root.
@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod archives;
 pub mod dashboard;
 pub mod jobs;
+pub mod places;
 pub mod relations;
 pub mod search;
 pub mod trajectory;
@@ -47,6 +48,7 @@ pub use alerts::*;
 pub use archives::*;
 pub use dashboard::*;
 pub use jobs::*;
+pub use places::*;
 pub use relations::*;
 pub use search::*;
 pub use trajectory::*;
@@ -60,6 +62,7 @@ pub struct Query(
     TrajectoryQuery,
     RelationsQuery,
     DashboardQuery,
+    PlacesQuery,
     AlertsQuery,
     WatchListsQuery,
     JobsQuery,

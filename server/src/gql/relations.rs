@@ -173,6 +173,21 @@ pub struct EvidenceItem {
     pub time: Option<String>,
     pub events: Vec<String>,
     pub records: Vec<String>,
+    /// The events themselves: when, where and what (one per source of
+    /// each event id).
+    pub details: Vec<EvidenceEvent>,
+}
+
+/// One event behind a relation, placed: time, device and community.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct EvidenceEvent {
+    pub event: String,
+    pub time: String,
+    pub r#type: String,
+    pub device: String,
+    pub device_label: String,
+    pub community: Option<String>,
+    pub community_label: Option<String>,
 }
 
 /// One relation of the archive's subject to another node.

@@ -1,5 +1,6 @@
-//! The HTTP surface: GraphQL (POST/GET `/graphql`, WebSocket
-//! `/graphql/ws`), the playground at `/`, the schema at `/schema.graphql`,
+//! The HTTP surface: the web console at `/` ([`console`]: every other GET
+//! path is its page), GraphQL (POST/GET `/graphql`, WebSocket
+//! `/graphql/ws`), the schema at `/schema.graphql`,
 //! `/health`, `/metrics` ([`ops`]), and the live intake: `POST /ingest`
 //! ([`intake`]: JSON Lines of the contract) and GA/T 1400 ([`viid`]).
 //!
@@ -18,6 +19,7 @@
 //! a device token ([`viid`]). Connections are accepted by [`conn`].
 
 pub mod conn;
+pub mod console;
 pub mod intake;
 pub mod ops;
 pub mod viid;
@@ -51,25 +53,21 @@ use super::scope::Principal;
 struct App {
     engine: Arc<Engine>,
     schema: AnjuSchema,
-    playground: Arc<String>,
 }
 
 /// The server's routes over an engine.
 pub fn router(engine: Arc<Engine>) -> Router {
     let schema = gql::schema(Arc::clone(&engine));
     let cfg = &engine.config.server;
-    let playground = Arc::new(ops::playground_page());
     let limit = cfg.body_limit_mb << 20;
     let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let app = App {
         engine: Arc::clone(&engine),
         schema,
-        playground,
     };
     let caller = from_fn_with_state(app.clone(), require_caller);
     let viid = from_fn_with_state(app.clone(), viid::viid_caller);
     Router::new()
-        .route("/", get(ops::playground))
         .route(
             "/graphql",
             get(graphql).post(graphql).route_layer(caller.clone()),
@@ -92,6 +90,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/VIID/MotorVehicles",
             post(viid::vehicles).route_layer(viid),
         )
+        .fallback(get(console::console))
         .layer(DefaultBodyLimit::max(limit))
         // a declared length over the limit is refused before any of the body is read
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))

@@ -1,12 +1,11 @@
-//! Operations: the playground, the schema, `/health` and `/metrics`.
+//! Operations: the schema, the playground's examples, `/health` and `/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use async_graphql::http::GraphiQLSource;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::App;
@@ -16,30 +15,6 @@ use crate::engine::Engine;
 /// come from the caller's own answers, through variables); a test runs
 /// every one against the schema.
 pub const EXAMPLES: &str = include_str!("examples.graphql");
-
-/// The playground page, opened on [`EXAMPLES`]. It never carries a token
-/// (anything the page loads could read it): the caller puts theirs in the
-/// Headers pane.
-pub(super) fn playground_page() -> String {
-    let html = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Anju (安居) GraphQL")
-        .finish();
-    let default = serde_json::to_string(EXAMPLES).unwrap_or_default();
-    html.replacen(
-        "React.createElement(GraphiQL, {",
-        &format!("React.createElement(GraphiQL, {{\n          defaultQuery: {default},"),
-        1,
-    )
-}
-
-pub(super) async fn playground(State(app): State<App>) -> Response {
-    if !app.engine.config.server.playground || app.engine.config.server.production {
-        return (StatusCode::NOT_FOUND, "the playground is turned off").into_response();
-    }
-    Html(app.playground.as_str().to_owned()).into_response()
-}
 
 pub(super) async fn sdl(State(app): State<App>) -> impl IntoResponse {
     (

@@ -54,19 +54,42 @@ pub async fn evidence(
         let mut kept = Vec::new();
         for ev in graph::project::evidence(store, &key, limit)? {
             let mut visible = true;
-            for id in &ev.events {
+            let mut sources = Vec::new();
+            let ids: &[String] = if ev.events[0] == ev.events[1] {
+                &ev.events[..1]
+            } else {
+                &ev.events[..]
+            };
+            for id in ids {
                 // every source that used the id (usually one)
                 for x in store.events_with_id(id.as_str())? {
                     visible &= principal.sees_at(e, store, &x.device, &ends)?;
+                    sources.push(x);
                 }
             }
             if visible {
-                kept.push(ev);
+                kept.push((ev, sources));
             }
         }
-        let mut out: Vec<EvidenceItem> = kept
-            .into_iter()
-            .map(|ev| EvidenceItem {
+        let mut out = Vec::with_capacity(kept.len());
+        for (ev, sources) in kept {
+            let mut details = Vec::with_capacity(sources.len());
+            for x in sources {
+                let community = e.device_place(store, &x.device)?.map(|(c, _)| c);
+                let mut nodes = vec![NodeRef::Device(x.device.clone())];
+                nodes.extend(community.clone().map(NodeRef::Community));
+                let mut labels = e.labels(&nodes)?.into_iter();
+                details.push(EvidenceEvent {
+                    event: x.id.as_str().to_owned(),
+                    time: fmt_time(&e.clock, x.time),
+                    r#type: x.kind().as_str().to_owned(),
+                    device: x.device.as_str().to_owned(),
+                    device_label: labels.next().unwrap_or_default(),
+                    community: community.map(|c| c.as_str().to_owned()),
+                    community_label: labels.next(),
+                });
+            }
+            out.push(EvidenceItem {
                 day: Some(ev.day.to_string()),
                 time: Some(fmt_time(&e.clock, ev.time)),
                 events: if ev.events[0] == ev.events[1] {
@@ -75,8 +98,9 @@ pub async fn evidence(
                     ev.events.to_vec()
                 },
                 records: Vec::new(),
-            })
-            .collect();
+                details,
+            });
+        }
         if out.is_empty()
             && let Some(edge) = e.relations().edge(&key)?
         {
@@ -85,6 +109,7 @@ pub async fn evidence(
                 time: edge.first_seen.map(|t| fmt_time(&e.clock, t)),
                 events: Vec::new(),
                 records: edge.evidence.into_iter().take(limit).collect(),
+                details: Vec::new(),
             });
         }
         Ok(out)
