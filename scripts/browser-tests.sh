@@ -8,17 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]} (apt)" >&2
-    sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+export CHROMIUM="${CHROMIUM:-$(bash scripts/chromium.sh)}"
 export ANJU_BIN="${ANJU_BIN:-$CARGO_TARGET_DIR/debug/anju}"
 if [ ! -x "$ANJU_BIN" ]; then
     cargo build -p cli --bin anju

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The first command: build, generate the small demo city, ingest it into the
-# embedded store, show what the platform holds, run the analysis models and
-# measure them against the city's ground truth, then serve the GraphQL API
-# and playground on localhost (ANJU_LISTEN, default 127.0.0.1:8080;
+# The first command: build the web console and the binary that embeds it,
+# generate the small demo city, ingest it into the embedded store, show what
+# the platform holds, run the analysis models and measure them against the
+# city's ground truth, then serve the console, the GraphQL API and its
+# playground on localhost (ANJU_LISTEN, default 127.0.0.1:8080;
 # ANJU_DEMO_NO_SERVE=1 stops before serving).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+# the console first: the binary embeds web/dist when it is compiled
+bash scripts/web.sh
 cargo build --release -p cli --bin anju
 anju="$CARGO_TARGET_DIR/release/anju"
 data="${ANJU_DATA:-data}"
@@ -52,10 +55,11 @@ listen="${ANJU_LISTEN:-127.0.0.1:8080}"
 # every request needs a bearer token: one for the demo's user, an admin
 # (all regions, identifiers unmasked) valid for a day
 token=$("$anju" --config "$data/demo/deployment.toml" --store "$data/store" token create --role admin --name demo --ttl 24h --quiet)
-echo "== an admin's token (valid 24 h): in the playground put it in the Headers pane as"
-echo "   {\"Authorization\": \"Bearer $token\"}"
-echo "   (the page never carries a token: anything it loads could read it); elsewhere send"
+echo "== the console: sign in by opening this link (the token travels in the fragment, which"
+echo "   browsers never send; the console keeps it for this tab only):"
+echo "   http://$listen/#token=$token"
+echo "   (\"anju token create --role officer --region CODE\" makes a regional one: see README, Access control)"
+echo "== the API: GraphQL at http://$listen/graphql with the header"
 echo "   Authorization: Bearer $token"
-echo "   (\"anju token create --role officer --region CODE\" makes a regional one: put {\"Authorization\": \"Bearer …\"} in the playground's Headers pane to act as it; see README, Access control)"
-echo "== the API: playground at http://$listen/ (opens with example queries), GraphQL at http://$listen/graphql; Ctrl-C stops"
+echo "   (the playground is the console's http://$listen/playground, opened on example queries); Ctrl-C stops"
 exec "$anju" --config "$data/demo/deployment.toml" --store "$data/store" serve --listen "$listen"

@@ -167,7 +167,7 @@ export function ArchivePage() {
     }
   };
   return (
-    <div className="page" data-testid="archive">
+    <div className="page" data-testid="archive" data-ref={a.ref}>
       <Space style={{ marginBottom: 12 }} wrap>
         <Typography.Title level={3} style={{ margin: 0 }} data-testid="archive-label">
           {a.label || a.ref}

@@ -10,7 +10,6 @@ import { Alert, Button, Card, Checkbox, Drawer, Input, InputNumber, List, Space,
 import { Link, useSearchParams } from 'react-router-dom';
 import Graph from 'graphology';
 import Sigma from 'sigma';
-import FA2Layout from 'graphology-layout-forceatlas2/worker';
 import forceAtlas2 from 'graphology-layout-forceatlas2';
 import { downloadAsPNG } from '@sigma/export-image';
 import { ApiError, download, gql } from '../api/client';
@@ -206,20 +205,20 @@ export default function GraphPage() {
         resize();
         const fetched = performance.now();
         setStatus(t('layout'));
-        const settings = forceAtlas2.inferSettings(graph);
-        const layout = new FA2Layout(graph, { settings: { ...settings, barnesHutOptimize: n > 300 } });
-        layout.start();
-        const ms = n > 1000 ? 2500 : 1500;
+        // ForceAtlas2 from the rings above, a bounded number of iterations
+        // (Barnes-Hut past 300 nodes): a 2,000-node subgraph settles in
+        // about a second, and the time it took is what the bench reads
         setTimeout(() => {
-          layout.kill();
           if (stopped) return;
+          const settings = forceAtlas2.inferSettings(graph);
+          forceAtlas2.assign(graph, { iterations: n > 1000 ? 60 : n > 300 ? 120 : 200, settings: { ...settings, barnesHutOptimize: n > 300 } });
           sigma.current?.refresh();
           void sigma.current?.getCamera().reset({ duration: 0 });
           const done = performance.now();
           (window as unknown as { __anjuGraphTiming?: unknown }).__anjuGraphTiming = { fetchMs: fetched - started, layoutMs: done - fetched, nodes: n, edges: graph.size };
           setStatus(`${n} ${t('nodes')} · ${graph.size} ${t('edges')}${d.subgraph.truncated ? ' · …' : ''}${d.subgraph.hidden ? ` · ${t('hidden')} ${d.subgraph.hidden}` : ''}`);
           bump();
-        }, ms);
+        }, 0);
       })
       .catch((e: ApiError) => {
         setErr(e.code === 'NOT_FOUND' ? t('notFound') : e.message);
