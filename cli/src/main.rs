@@ -131,7 +131,7 @@ enum Command {
     /// Measures stranger clustering and face attribution against a ground
     /// truth (`faces-truth.csv` of `anju fixtures`).
     EvaluateFaces { truth: PathBuf },
-    /// Serves the GraphQL API, the playground and the live intake
+    /// Serves the web console, the GraphQL API and the live intake
     /// (JSON Lines and GA/T 1400) until Ctrl-C.
     Serve {
         /// Address to listen on (overrides `server.listen`).

@@ -63,7 +63,13 @@ test('every screen loads without console errors', async ({ page, blocked, consol
     await expect(page.getByTestId(id)).toBeVisible();
     if (name === 'graph') await expect(page.getByTestId('graph-status')).toContainText(/\d+/, { timeout: 20_000 });
     if (name === 'map') await expect(page.getByTestId('track-status')).toContainText(/\d+/, { timeout: 20_000 });
-    if (name === 'playground') await expect(page.locator('.graphiql-container')).toBeVisible();
+    if (name === 'playground') {
+      // styled, opened on the examples, the token in its headers
+      await expect(page.locator('.graphiql-container')).toBeVisible();
+      await expect(page.locator('.graphiql-query-editor .view-lines')).toContainText('query', { timeout: 20_000 });
+      const sidebar = await page.locator('.graphiql-sidebar').boundingBox();
+      expect(sidebar!.width).toBeLessThan(120);
+    }
     await page.waitForTimeout(500);
     await shot(page, name);
   }

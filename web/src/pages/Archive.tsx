@@ -61,8 +61,8 @@ function Profile({ a }: { a: A }) {
       {Object.entries(p)
         .filter(([, v]) => v !== null && v !== '' && !(Array.isArray(v) && v.length === 0))
         .map(([k, v]) => (
-          <Descriptions.Item key={k} label={k}>
-            {Array.isArray(v) ? v.map((x) => <Tag key={String(x)}>{t.term(String(x))}</Tag>) : typeof v === 'boolean' ? (v ? '✓' : '—') : String(v)}
+          <Descriptions.Item key={k} label={t.term(k)}>
+            {Array.isArray(v) ? v.map((x) => <Tag key={String(x)}>{t.term(String(x))}</Tag>) : typeof v === 'boolean' ? (v ? '✓' : '—') : /^([a-z_]+|[MF])$/.test(String(v)) ? t.term(String(v)) : String(v)}
           </Descriptions.Item>
         ))}
     </Descriptions>

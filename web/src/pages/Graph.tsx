@@ -307,7 +307,7 @@ export default function GraphPage() {
         <Button onClick={common} data-testid="common">{t('common')}</Button>
         <Button onClick={() => sigma.current && downloadAsPNG(sigma.current, { fileName: 'graph', backgroundColor: '#ffffff' })} data-testid="export-png">{t('exportPng')}</Button>
         <Button onClick={exportJson} data-testid="export-json">{t('exportJson')}</Button>
-        <Button onClick={() => setTable((x) => !x)}>{table ? t('graph') : 'Table'}</Button>
+        <Button onClick={() => setTable((x) => !x)}>{table ? t('graph') : t('tableView')}</Button>
         <Typography.Text type="secondary" data-testid="graph-status">{status}</Typography.Text>
       </Space>
       {err && <Alert type="warning" message={err} data-testid="graph-error" />}

@@ -6,8 +6,8 @@
 import './playgroundWorkers';
 import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
-import 'graphiql/graphiql.css';
-import 'monaco-editor/min/vs/editor/editor.main.css';
+// the whole stylesheet: GraphiQL's, its React components' and the editor's
+import 'graphiql/style.css';
 import examples from '../../../server/src/http/examples.graphql?raw';
 import { token } from '../api/client';
 

@@ -117,7 +117,7 @@ export function WatchLists() {
                   <Input.TextArea rows={4} placeholder={'type,value,label\nplate,浙A12345\nperson,320902…'} value={csv} onChange={(e) => setCsv(e.target.value)} data-testid="csv" />
                   <Button onClick={importCsv} data-testid="import">{t('importCsv')}</Button>
                   {problems && problems.length > 0 && (
-                    <Table size="small" rowKey="line" pagination={false} dataSource={problems} data-testid="problems" columns={[{ title: t('lines'), dataIndex: 'line' }, { title: 'field', dataIndex: 'field' }, { title: t('problems'), dataIndex: 'why' }]} />
+                    <Table size="small" rowKey="line" pagination={false} dataSource={problems} data-testid="problems" columns={[{ title: t('lines'), dataIndex: 'line' }, { title: t('field'), dataIndex: 'field' }, { title: t('problems'), dataIndex: 'why' }]} />
                   )}
                 </Space>
               )}
