@@ -219,3 +219,36 @@ test('the dashboard role sees dashboards only', async ({ page, blocked, consoleE
   await expect(page.locator('.ant-result-403')).toBeVisible();
   await shot(page, 'dashboard-role');
 });
+
+test('a circle drawn on the map runs region collision', async ({ page, blocked, consoleErrors }) => {
+  void blocked;
+  void consoleErrors;
+  await signIn(page, 'officer', '/map?from=2026-10-01&to=2026-10-09');
+  await expect(page.getByTestId('map')).toBeVisible();
+  // the base layers are in: the officer's communities
+  type Places = { communities: { lon: number | null; lat: number | null }[] };
+  await expect
+    .poll(() => page.evaluate(() => (window as unknown as { __anjuPlaces?: Places }).__anjuPlaces?.communities.length ?? 0), { timeout: 20_000 })
+    .toBeGreaterThan(1);
+  // one circle around each of two communities: who was seen in either
+  const centres = await page.evaluate(() => {
+    const cs = (window as unknown as { __anjuPlaces: Places }).__anjuPlaces.communities.filter((x) => x.lon !== null).slice(0, 2);
+    const m = (window as unknown as { __anjuMap: { project(p: [number, number]): { x: number; y: number }; fitBounds(b: [[number, number], [number, number]], o: unknown): void } }).__anjuMap;
+    const lons = cs.map((c) => c.lon!);
+    const lats = cs.map((c) => c.lat!);
+    m.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]], { padding: 200, duration: 0 });
+    return cs.map((c) => m.project([c.lon!, c.lat!]));
+  });
+  const box = (await page.getByTestId('map').boundingBox())!;
+  for (const c of centres) {
+    await page.getByTestId('draw-circle').click();
+    await page.mouse.click(box.x + c.x, box.y + c.y);
+    await page.mouse.move(box.x + c.x + 30, box.y + c.y + 20, { steps: 4 });
+    await page.mouse.click(box.x + c.x + 60, box.y + c.y + 30);
+  }
+  await page.locator('input[data-testid="min-areas"], [data-testid="min-areas"] input').first().fill('1');
+  await page.getByTestId('collide').click();
+  await expect(page.getByTestId('matches')).toBeVisible();
+  await expect(page.getByTestId('matches').locator('a[href^="/archive/"]').first()).toBeVisible();
+  await shot(page, 'map-collision');
+});

@@ -4,7 +4,7 @@
 // range runs a region collision (区域碰撞). An optional intranet tile URL
 // (`?tiles=`, the deployment's own GIS) goes under it.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { Alert, Button, Card, Input, List, Slider, Space, Tag, Typography, message } from 'antd';
+import { Alert, Button, Card, Input, InputNumber, List, Slider, Space, Tag, Typography, message } from 'antd';
 import { Link, useSearchParams } from 'react-router-dom';
 import * as maplibregl from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
@@ -28,8 +28,8 @@ const PLACES = `{ places { communities { id name lon lat boundary } devices { id
 const TRAJ = `query T($s: String!, $from: String!, $to: String!) {
   trajectory(subject: $s, from: $from, to: $to) { points { time event device community lon lat } stays { start end sightings community lon lat } footholds { community nights } }
 }`;
-const COLLISION = `query C($conditions: [CollisionCondition!]!) {
-  collision(conditions: $conditions, minMatches: 1) { totalCount matches { entity { ref kind label } matched sightings } }
+const COLLISION = `query C($conditions: [CollisionCondition!]!, $min: Int) {
+  collision(conditions: $conditions, minMatches: $min) { totalCount matches { entity { ref kind label } matched sightings } }
 }`;
 
 const fc = (features: GeoJSON.Feature[]): GeoJSON.FeatureCollection => ({ type: 'FeatureCollection', features });
@@ -49,6 +49,7 @@ export default function MapPage() {
   const [at, setAt] = useState(0);
   const [playing, setPlaying] = useState(false);
   const [matches, setMatches] = useState<Match[] | null>(null);
+  const [minAreas, setMinAreas] = useState<number | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const [ready, setReady] = useState(false);
 
@@ -99,6 +100,7 @@ export default function MapPage() {
     gql<{ places: Places }>(PLACES)
       .then(({ places }) => {
         const m = map.current!;
+        (window as unknown as { __anjuPlaces?: Places }).__anjuPlaces = places;
         const cs = places.communities.map((c) => ({
           type: 'Feature' as const,
           properties: { id: c.id, name: c.name },
@@ -168,7 +170,9 @@ export default function MapPage() {
   const collide = async () => {
     const shapes = draw.current?.getSnapshot() ?? [];
     const polys = shapes.filter((f) => f.geometry.type === 'Polygon');
-    if (!polys.length) return message.info(t('drawPolygon'));
+    // 区域碰撞: who was seen in (at least `minAreas` of) the drawn areas in
+    // the time range; the API compares 2 to 10 areas
+    if (polys.length < 2 || polys.length > 10) return message.info(t('drawTwoAreas'));
     const conditions = polys.map((f, i) => ({
       area: { polygon: (f.geometry as GeoJSON.Polygon).coordinates[0] },
       from,
@@ -176,7 +180,7 @@ export default function MapPage() {
       label: `#${i + 1}`,
     }));
     try {
-      const d = await gql<{ collision: { totalCount: number; matches: Match[] } }>(COLLISION, { conditions });
+      const d = await gql<{ collision: { totalCount: number; matches: Match[] } }>(COLLISION, { conditions, min: minAreas ? Math.min(minAreas, polys.length) : null });
       setMatches(d.collision.matches);
     } catch (e) {
       message.error((e as Error).message);
@@ -197,7 +201,9 @@ export default function MapPage() {
           </Button>
         )}
         <Button onClick={() => draw.current?.setMode('polygon')} data-testid="draw-polygon">{t('drawPolygon')}</Button>
-        <Button onClick={() => draw.current?.setMode('circle')}>{t('drawCircle')}</Button>
+        <Button onClick={() => draw.current?.setMode('circle')} data-testid="draw-circle">{t('drawCircle')}</Button>
+        <InputNumber min={1} max={10} value={minAreas} onChange={(v) => setMinAreas(v as number | null)} placeholder={t('allAreas')} addonBefore={t('minAreas')} style={{ width: 200 }} data-testid="min-areas" />
+        <Button onClick={() => { draw.current?.clear(); setMatches(null); }}>{t('clearAreas')}</Button>
         <Button type="primary" onClick={collide} data-testid="collide">{t('collision')}</Button>
         <Typography.Text type="secondary" data-testid="track-status">
           {points.length ? `${points.length} · ${stays.length}` : ''}
