@@ -15,6 +15,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+    # Debian 12's nodejs is 18: Vite builds the console with it, but the
+    # browser tests' runner (Playwright) wants 20 or later (Debian 13's)
+    echo "note: Node.js $(node -v) is older than 20: the console builds, the browser tests need Node.js >= 20" >&2
+fi
 stamp=node_modules/.anju-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
     # Playwright drives Debian's chromium: it must not fetch a browser
