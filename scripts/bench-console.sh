@@ -11,9 +11,16 @@ source scripts/setup.sh
 
 preset="${ANJU_BENCH_PRESET:-town}"
 bash scripts/web.sh
-cargo build --release -p cli --bin anju
-anju="$CARGO_TARGET_DIR/release/anju"
-dir="${ANJU_BENCH_DIR:-$HOME/.cache/anju/bench-console}/$preset"
+# ANJU_BENCH_PROFILE=debug serves with the debug binary (the tests' build:
+# the API is slower, the browser's side the same)
+profile="${ANJU_BENCH_PROFILE:-release}"
+if [ "$profile" = release ]; then
+    cargo build --release -p cli --bin anju
+else
+    cargo build -p cli --bin anju
+fi
+anju="$CARGO_TARGET_DIR/$profile/anju"
+dir="${ANJU_BENCH_DIR:-$HOME/.cache/anju/bench-console}/$preset-$profile"
 mkdir -p "$dir"
 if [ ! -f "$dir/ready" ]; then
     rm -rf "$dir/city" "$dir/store"

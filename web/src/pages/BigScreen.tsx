@@ -24,9 +24,11 @@ export default function BigScreen() {
   }, []);
   const events = useMemo(() => data && byType(data.eventsPerDay), [data]);
   const axis = { axisLabel: { color: '#9fb7d9' }, axisLine: { lineStyle: { color: '#345' } } };
+  const title = (text: string) => ({ text, left: 8, top: 4, textStyle: { color: '#8fd3ff', fontSize: 16 } });
   const lines = (d: NonNullable<typeof events>): Option => ({
-    legend: { textStyle: { color: '#cfe' } },
-    grid: { left: 60, right: 20, top: 40, bottom: 30 },
+    title: title(t('eventsPerDay')),
+    legend: { top: 30, textStyle: { color: '#cfe' } },
+    grid: { left: 60, right: 20, top: 70, bottom: 30 },
     xAxis: { type: 'category', data: d.days, ...axis },
     yAxis: { type: 'value', ...axis, splitLine: { lineStyle: { color: '#1d3557' } } },
     series: d.series.map((s) => ({ ...s, name: t.term(s.name), type: 'line', stack: 'all', areaStyle: {}, smooth: true })),
@@ -57,7 +59,7 @@ export default function BigScreen() {
                 <Chart
                   className="chart-big"
                   theme="dark"
-                  option={{ series: [{ type: 'pie', radius: ['40%', '70%'], data: data.alertsByStatus.map((c) => ({ name: t.term(c.key.toUpperCase()), value: c.count })) }] }}
+                  option={{ title: title(t('alerts')), series: [{ type: 'pie', radius: ['40%', '70%'], data: data.alertsByStatus.map((c) => ({ name: t.term(c.key.toUpperCase()), value: c.count })) }] }}
                 />
               </Col>
             </Row>
@@ -67,7 +69,8 @@ export default function BigScreen() {
                   className="chart-big"
                   theme="dark"
                   option={{
-                    grid: { left: 140, right: 20, top: 10, bottom: 30 },
+                    title: title(t('topCommunities')),
+                    grid: { left: 140, right: 20, top: 40, bottom: 30 },
                     xAxis: { type: 'value', ...axis },
                     yAxis: { type: 'category', data: data.topCommunities.map((c) => c.name || c.community).reverse(), ...axis },
                     series: [{ type: 'bar', data: data.topCommunities.map((c) => c.events).reverse() }],
@@ -78,7 +81,7 @@ export default function BigScreen() {
                 <Chart
                   className="chart-big"
                   theme="dark"
-                  option={{ series: [{ type: 'pie', roseType: 'area', radius: ['20%', '75%'], data: data.personsByHousehold.map((c) => ({ name: t.term(c.key), value: c.count })) }] }}
+                  option={{ title: title(t('personsByHousehold')), series: [{ type: 'pie', roseType: 'area', radius: ['20%', '75%'], data: data.personsByHousehold.map((c) => ({ name: t.term(c.key), value: c.count })) }] }}
                 />
               </Col>
             </Row>
