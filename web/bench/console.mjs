@@ -57,7 +57,8 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--no-first-run'],
 });
-const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+const [vw, vh] = (process.env.VIEWPORT ?? '1440x900').split('x').map(Number);
+const context = await browser.newContext({ viewport: { width: vw, height: vh } });
 await context.route('**/*', (route) => (route.request().url().startsWith(BASE) || /^(data|blob):/.test(route.request().url()) ? route.continue() : route.abort()));
 const page = await context.newPage();
 await page.goto(`${BASE}/search#token=${encodeURIComponent(TOKEN)}`);
@@ -87,43 +88,51 @@ for (const [i, ref] of refs.slice(0, 21).entries()) {
   if (i > 0) loads.push(Date.now() - t0);
 }
 
-// 3. a 2,000-node subgraph: the seed with the largest 3-hop neighbourhood
-// among a few, fetched, laid out and drawn
-let seed = refs[0];
-let best = 0;
-for (const ref of refs.slice(0, 10)) {
-  const d = await api('query($s: [String!]!, $m: Int!) { subgraph(seeds: $s, hops: 3, maxNodes: $m) { nodes { hop } } }', { s: [ref], m: NODES });
-  if (d.subgraph.nodes.length > best) [best, seed] = [d.subgraph.nodes.length, ref];
+// 3. a 2,000-node subgraph: the 3-hop neighbourhoods of the persons
+// opened above, as many seeds as it takes to reach NODES
+let seeds = [];
+for (const n of [1, 5, 10, 20, 40, refs.length]) {
+  seeds = refs.slice(0, n);
+  const d = await api('query($s: [String!]!, $m: Int!) { subgraph(seeds: $s, hops: 3, maxNodes: $m) { nodes { hop } } }', { s: seeds, m: NODES });
+  if (d.subgraph.nodes.length >= NODES) break;
 }
 const t0 = Date.now();
-await page.goto(`${BASE}/graph?seed=${encodeURIComponent(seed)}&hops=3&max=${NODES}`);
+await page.goto(`${BASE}/graph?${seeds.map((x) => `seed=${encodeURIComponent(x)}`).join('&')}&hops=3&max=${NODES}`);
 await page.waitForFunction(() => window.__anjuGraphTiming, null, { timeout: 60_000 });
 const total = Date.now() - t0;
 const timing = await page.evaluate(() => window.__anjuGraphTiming);
 
-// 4. panning: the mouse drags the graph around for 3 s (as a user pans:
-// sigma hides edges and labels while the camera moves); frames sigma drew
-await page.evaluate(() => {
-  const w = window;
-  w.__frames = 0;
-  w.__anjuGraph.sigma.on('afterRender', () => w.__frames++);
-});
-const box = await page.getByTestId('graph-canvas').boundingBox();
-const cx = box.x + box.width / 2;
-const cy = box.y + box.height / 2;
-await page.mouse.move(cx, cy);
-await page.mouse.down();
-const p0 = Date.now();
-const f0 = await page.evaluate(() => window.__frames);
-let k = 0;
-while (Date.now() - p0 < 3000) {
-  k++;
-  await page.mouse.move(cx + 150 * Math.sin(k / 10), cy + 100 * Math.cos(k / 10));
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-}
-const f1 = await page.evaluate(() => window.__frames);
-const fps = (f1 - f0) / ((Date.now() - p0) / 1000);
-await page.mouse.up();
+// 4. panning: a drag of the graph (pointer events as a mouse sends them,
+// one per animation frame, dispatched in the page so the test driver's
+// round trips do not pace it) for 3 s; frames sigma drew meanwhile. Sigma
+// hides edges and labels while the camera moves, as it does for a user.
+const fps = await page.evaluate(
+  () =>
+    new Promise((done) => {
+      const { sigma } = window.__anjuGraph;
+      const el = document.querySelector('[data-testid="graph-canvas"] .sigma-mouse');
+      const r = el.getBoundingClientRect();
+      const at = (x, y, type, buttons) =>
+        new PointerEvent(type, { bubbles: true, cancelable: true, clientX: x, clientY: y, buttons, button: 0, pointerType: 'mouse', isPrimary: true, pointerId: 1 });
+      const cx = r.left + r.width / 2;
+      const cy = r.top + r.height / 2;
+      let frames = 0;
+      sigma.on('afterRender', () => frames++);
+      el.dispatchEvent(at(cx, cy, 'pointerdown', 1));
+      const start = performance.now();
+      let k = 0;
+      const step = (now) => {
+        k++;
+        document.dispatchEvent(at(cx + 150 * Math.sin(k / 15), cy + 100 * Math.cos(k / 15), 'pointermove', 1));
+        if (now - start < 3000) requestAnimationFrame(step);
+        else {
+          document.dispatchEvent(at(cx, cy, 'pointerup', 0));
+          done(frames / ((now - start) / 1000));
+        }
+      };
+      requestAnimationFrame(step);
+    }),
+);
 await browser.close();
 
 console.log('console (headless Chromium, software WebGL) on', BASE);
