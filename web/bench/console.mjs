@@ -101,6 +101,8 @@ await page.goto(`${BASE}/graph?${seeds.map((x) => `seed=${encodeURIComponent(x)}
 await page.waitForFunction(() => window.__anjuGraphTiming, null, { timeout: 60_000 });
 const total = Date.now() - t0;
 const timing = await page.evaluate(() => window.__anjuGraphTiming);
+// the worker's refinement over, the graph still
+await page.waitForFunction(() => window.__anjuGraphSettled, null, { timeout: 60_000 });
 
 // 4. panning: a drag of the graph (pointer events as a mouse sends them,
 // one per animation frame, dispatched in the page so the test driver's
@@ -139,5 +141,5 @@ console.log('console (headless Chromium, software WebGL) on', BASE);
 console.log(`  initial bundle, gzip:        JS ${kb(js)} (target ≤ 600 KB), CSS ${kb(css)}; ${urls.length} files`);
 console.log(`  archive page, click in the console (${inApp.length}): p50 ${pct(inApp, 50)} ms, p95 ${pct(inApp, 95)} ms, max ${Math.max(...inApp)} ms (target p95 ≤ 1000 ms)`);
 console.log(`  archive page, full page load (${loads.length}):    p50 ${pct(loads, 50)} ms, p95 ${pct(loads, 95)} ms, max ${Math.max(...loads)} ms`);
-console.log(`  subgraph ${timing.nodes} nodes / ${timing.edges} edges: fetch ${timing.fetchMs.toFixed(0)} ms + layout and draw ${timing.layoutMs.toFixed(0)} ms = ${(timing.fetchMs + timing.layoutMs).toFixed(0)} ms (target ≤ 2000 ms); page to drawn ${total} ms`);
+console.log(`  subgraph ${timing.nodes} nodes / ${timing.edges} edges: fetch ${timing.fetchMs.toFixed(0)} ms + first layout and drawing ${timing.layoutMs.toFixed(0)} ms = ${(timing.fetchMs + timing.layoutMs).toFixed(0)} ms (target ≤ 2000 ms); page to drawn ${total} ms`);
 console.log(`  panning it:                  ${fps.toFixed(1)} frames/s (target ≥ 30)`);
