@@ -136,7 +136,10 @@ test('an alert is signed and handled', async ({ page, blocked, consoleErrors }) 
   void consoleErrors;
   await signIn(page, 'officer', '/alerts');
   await page.getByTestId('status-filter').click();
-  await page.getByTitle(/待签收|NEW/).first().click();
+  // the open list's option (antd keeps closed lists in the page, hidden)
+  const option = (text: RegExp) =>
+    page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: text }).first();
+  await option(/待签收|NEW/).click();
   await page.keyboard.press('Escape');
   const sign = page.locator('[data-testid^="sign-"]').first();
   await expect(sign).toBeVisible();
@@ -146,7 +149,7 @@ test('an alert is signed and handled', async ({ page, blocked, consoleErrors }) 
   await expect(page.getByTestId(`status-${id}`)).toContainText(/已签收|SIGNED/);
   await page.getByTestId(`handle-${id}`).click();
   await page.getByTestId('disposition').click();
-  await page.getByTitle(/误报|FALSE_ALARM/).click();
+  await option(/误报|FALSE_ALARM/).click();
   await page.getByTestId('handle-ok').click();
   await expect(page.getByTestId(`status-${id}`)).toContainText(/已办结|HANDLED/);
   await shot(page, 'alerts');

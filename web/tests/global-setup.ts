@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-const canary = (x: string) => {
+const canary = () => {
   const f = (step: number, phase: number) => {
     const v = Array.from({ length: 128 }, (_, i) => (i % step === phase ? 1 : 0));
     const n = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
@@ -49,7 +49,6 @@ const canary = (x: string) => {
   for (let d = 1; d <= 5; d++) {
     l.push({ type: 'access', id: `canary-acc-${d}`, device: '33010200001310009999', time: `2026-10-0${d}T21:00:00+08:00`, method: 'face', person: '330102199001017775', direction: 'in' });
   }
-  void x;
   return l.map((v) => JSON.stringify(v)).join('\n') + '\n';
 };
 
@@ -65,13 +64,11 @@ export default async function setup() {
   const store = join(dir, 'store');
   const run = (...args: string[]) => execFileSync(bin, ['--store', store, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   execFileSync(bin, ['fixtures', '--preset', 'small', '--seed', '42', '--out', data], { stdio: 'ignore' });
-  writeFileSync(join(dir, 'canary.jsonl'), canary(''));
+  writeFileSync(join(dir, 'canary.jsonl'), canary());
   run('ingest', '--progress', 'none', data, join(dir, 'canary.jsonl'));
   run('analyze', '--progress', 'none');
   const config = join(dir, 'serve.toml');
   writeFileSync(config, 'version = 1\n[server]\nanalysis_every_mins = 0\n[alerts]\nelderly_check_mins = 0\n[auth]\nrate_per_minute = 100000\nrate_burst = 10000\n');
-  const base = JSON.parse(readFileSync(join(data, 'truth.json'), 'utf8')) as unknown;
-  void base;
   const regionA = '320902';
   const token = (role: string, ...more: string[]) =>
     execFileSync(bin, ['--config', config, '--store', store, 'token', 'create', '--role', role, '--quiet', ...more], { encoding: 'utf8' }).trim();
